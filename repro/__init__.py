@@ -1,0 +1,1 @@
+"""Reproduction bundle for 'AC-GAN Learns a Biased Distribution' (Shu, Bui & Ermon, 2017)."""

@@ -1,0 +1,312 @@
+"""The `repro` command: one subcommand per pipeline stage, and `all` for the whole paper.
+
+    train → evaluate → figures → pdf (render + latexmk)
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.text import Text
+
+from . import config as cfg
+from .config import ROOT, ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reproduce 'AC-GAN Learns a Biased Distribution': train, measure, "
+                       "draw, write.")
+console = Console(stderr=True)
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="PROFILE",
+                                         help="smoke | quick | paper | auto (paper on CUDA, "
+                                              "else quick)")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+ArtifactsOpt = Annotated[Optional[Path], typer.Option(
+    "--artifacts", envvar="REPRO_ARTIFACTS", help="artifacts folder [default: ./artifacts]")]
+MirrorOpt = Annotated[Optional[str], typer.Option(
+    "--mirror", envvar="REPRO_MNIST_MIRROR", help="folder with the four MNIST IDX files")]
+DataOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", envvar="REPRO_DATA_DIR", help="where MNIST is kept [default: ./data]")]
+
+
+class StepsPerSecond(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:6.1f} steps/s" if speed else "   ... steps/s", style="cyan")
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    StepsPerSecond(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=console)
+
+
+def resolve_profile(profile: str, quiet: bool = False) -> str:
+    if profile == "auto":
+        import torch
+        profile = "paper" if torch.cuda.is_available() else "quick"
+        if not quiet:
+            console.print(f"profile: [bold]{profile}[/] "
+                          f"({'CUDA available' if profile == 'paper' else 'no CUDA device'}; "
+                          f"PROFILE= overrides)")
+    return cfg.check_profile(profile)
+
+
+def setup(profile: str, device: str, artifacts: Optional[Path], mirror=None, data_dir=None,
+          quiet=False):
+    """Resolve the profile, the device and the folders; print what was chosen."""
+    from .util import pick_device
+    if mirror:
+        os.environ["REPRO_MNIST_MIRROR"] = str(mirror)
+    if data_dir:
+        os.environ["REPRO_DATA_DIR"] = str(data_dir)
+    profile = resolve_profile(profile, quiet)
+    dev = pick_device(device)
+    if not quiet:
+        console.print(f"device: [bold]{dev}[/]")
+    root = Path(artifacts) if artifacts else ROOT / "artifacts"
+    return profile, dev, root / profile
+
+
+def _fail(message: str, code: int = 2):
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Turn our known errors into a one-line message and exit code 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .data import DataError
+        from .render import RenderError
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DataError, RenderError) as e:
+            _fail(str(e))
+    return wrapper
+
+
+# --- stages ---------------------------------------------------------------------------
+def do_train(profile, dev, pdir, only=None, force=False) -> list[str]:
+    """Train every (selected) run that is not trained yet; return the ids that failed."""
+    from .data import prepare_mnist
+    from .train import NonFiniteLoss, is_trained, train
+    prepare_mnist()
+    todo = [r for r in cfg.select_runs(profile, only) if force or not is_trained(pdir, r)]
+    done = len(cfg.select_runs(profile, only)) - len(todo)
+    console.print(f"train: {len(todo)} run(s) to train, {done} already trained")
+    failed = []
+    with progress_bar() as bar:
+        for run in todo:
+            task = bar.add_task(run.id, total=run.settings["steps"])
+            try:
+                rec = train(run, pdir, dev, progress=lambda s, t=task: bar.update(t, completed=s))
+                bar.update(task, description=f"{run.id} ({rec['steps_per_s']:.0f} steps/s)")
+            except NonFiniteLoss as e:
+                console.print(f"[red]failed:[/] {e}")
+                failed.append(run.id)
+    return failed
+
+
+def do_evaluate(profile, dev, pdir) -> None:
+    from .data import prepare_mnist
+    from .evaluate import evaluate_run, load_classifier, real_reference
+    from .train import is_trained
+    from .util import provenance, read_json, write_json
+    from .values import summarize, write_values
+    prepare_mnist()
+    missing = [r.id for r in cfg.runs(profile) if not is_trained(pdir, r)]
+    if missing:
+        raise ConfigError(f"{len(missing)} run(s) not trained (first: {missing[0]}): "
+                          f"run `repro train --profile {profile}`")
+    start = time.time()
+    with progress_bar() as bar:
+        def factory(desc, total):
+            task = bar.add_task(desc, total=total)
+            return lambda s: bar.update(task, completed=s)
+        evaluator, ev_metrics = load_classifier(profile, pdir, "evaluator", dev, factory)
+        ab, ab_metrics = load_classifier(profile, pdir, "ab", dev, factory)
+        task = bar.add_task("sampling and measuring runs", total=len(cfg.runs(profile)))
+        for run in cfg.runs(profile):
+            m_path = pdir / "runs" / run.id / "metrics.json"
+            from .train import run_key
+            if not (m_path.exists() and read_json(m_path).get("key") == run_key(run)
+                    and read_json(m_path).get("classifiers") == [ev_metrics["key"], ab_metrics["key"]]):
+                m = evaluate_run(run, pdir, dev, evaluator, ab)
+                m["classifiers"] = [ev_metrics["key"], ab_metrics["key"]]
+                write_json(m_path, m)
+            bar.advance(task)
+    reference = real_reference(evaluator, ab, ev_metrics, dev)
+    timing = {
+        "train": sum(read_json(pdir / "runs" / r.id / "train.json")["wall_s"]
+                     for r in cfg.runs(profile)),
+        "classifiers": ev_metrics["wall_s"] + ab_metrics["wall_s"],
+        "evaluate": time.time() - start,
+    }
+    prov = provenance(dev)
+    prov["seeds"] = ",".join(str(s) for s in sorted({r.seed for r in cfg.runs(profile)}))
+    values = write_values(pdir, summarize(profile, pdir, reference, timing), prov)
+    console.print(f"evaluate: {len(values)} values → {pdir / 'values.json'}")
+
+
+def do_figures(pdir, names=None) -> None:
+    from .figures import FIGURES, make_figure
+    for name in names or FIGURES:
+        out = make_figure(pdir, name)
+        console.print(f"figure {name} → {out}")
+
+
+def do_pdf(profile, pdir, documents=("paper", "poster")) -> None:
+    from .render import compile_pdf, render
+    for doc in documents:
+        tex = render(doc, pdir, ROOT / "build" / profile / doc)
+        pdf = compile_pdf(tex, pdir / f"{doc}.pdf")
+        console.print(f"{doc} → {pdf}")
+
+
+# --- commands -------------------------------------------------------------------------
+@app.command("train")
+@guarded
+def train_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
+              artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None,
+              only: Annotated[Optional[str], typer.Option(
+                  help="train only runs whose id starts with this, e.g. overlap/acgan")] = None,
+              force: Annotated[bool, typer.Option(help="retrain even if trained")] = False):
+    """Train the GAN runs of a profile (finished runs with unchanged config are kept)."""
+    profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
+    failed = do_train(profile, dev, pdir, only, force)
+    if failed:
+        _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}", 1)
+
+
+@app.command("evaluate")
+@guarded
+def evaluate_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
+                 artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None,
+                 data_dir: DataOpt = None):
+    """Train (or reuse) the evaluators, measure every run, write summary.json and values.json."""
+    profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
+    do_evaluate(profile, dev, pdir)
+
+
+@app.command("figures")
+@guarded
+def figures_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Draw every figure from cached metrics (no training)."""
+    _, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    do_figures(pdir)
+
+
+@app.command("figure")
+@guarded
+def figure_cmd(name: Annotated[Optional[str], typer.Argument(help="figure name")] = None,
+               list_: Annotated[bool, typer.Option("--list", help="list the figures")] = False,
+               profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Rebuild one figure from cached metrics, in seconds."""
+    from .figures import FIGURES
+    if list_ or name is None:
+        for n, fn in FIGURES.items():
+            typer.echo(f"{n:24s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        return
+    _, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    do_figures(pdir, [name])
+
+
+@app.command("render")
+@guarded
+def render_cmd(document: Annotated[str, typer.Argument(help="paper | poster | all")] = "all",
+               profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Render the LaTeX sources from values.json and the figures (Jinja, strict)."""
+    from .render import render
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    for doc in _documents(document):
+        console.print(f"{doc} → {render(doc, pdir, ROOT / 'build' / profile / doc)}")
+
+
+@app.command("pdf")
+@guarded
+def pdf_cmd(document: Annotated[str, typer.Argument(help="paper | poster | all")] = "all",
+            profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Render and compile the paper and/or the poster to PDF (latexmk)."""
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    do_pdf(profile, pdir, _documents(document))
+
+
+def _documents(document: str) -> tuple[str, ...]:
+    if document == "all":
+        return ("paper", "poster")
+    if document not in ("paper", "poster"):
+        raise ConfigError(f"unknown document {document!r}: use paper, poster or all")
+    return (document,)
+
+
+@app.command("all")
+@guarded
+def all_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
+            artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None):
+    """The whole paper: train → evaluate → figures → PDFs."""
+    profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
+    start = time.time()
+    failed = do_train(profile, dev, pdir)
+    if failed:
+        _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; nothing downstream was "
+              f"rebuilt", 1)
+    do_evaluate(profile, dev, pdir)
+    do_figures(pdir)
+    do_pdf(profile, pdir)
+    console.print(f"all done in {time.time() - start:.0f} s: {pdir / 'paper.pdf'}")
+
+
+@app.command("list")
+@guarded
+def list_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Every run's stable id, and whether it is trained."""
+    from .train import is_trained
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    for run in cfg.runs(profile):
+        typer.echo(f"{run.id:40s} {'trained' if is_trained(pdir, run) else 'not trained'}")
+
+
+@app.command("sample")
+@guarded
+def sample_cmd(run_id: Annotated[str, typer.Argument(help="e.g. overlap/acgan/lambda=2/seed=0")],
+               n: Annotated[int, typer.Option("--n", help="number of samples")] = 10_000,
+               out: Annotated[Path, typer.Option("--out", help="output .npz")] = Path("samples.npz"),
+               seed: Annotated[int, typer.Option(help="noise seed")] = cfg.SAMPLE_SEED,
+               profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
+               artifacts: ArtifactsOpt = None):
+    """Write N samples of a trained run: images (N,28,28) uint8 and codes (N,)."""
+    import numpy as np
+    from .evaluate import sample
+    from .train import is_trained, load_models
+    from .util import atomic_path
+    if n <= 0:
+        raise ConfigError(f"--n must be positive, got {n}")
+    profile, dev, pdir = setup(profile, device, artifacts, quiet=True)
+    run = cfg.find_run(profile, run_id)
+    if not is_trained(pdir, run):
+        raise ConfigError(f"run {run_id} is not trained: "
+                          f"run `repro train --profile {profile} --only {run_id}`")
+    G, _ = load_models(run, pdir, dev)
+    images, codes = sample(G, n, dev, seed)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, images=images.numpy(), codes=codes.numpy())
+    console.print(f"{n} samples of {run_id} → {out}")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

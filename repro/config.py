@@ -1,0 +1,170 @@
+"""Every experiment, variant, λ value, seed and profile of the bundle, as plain data.
+
+A *run* is one GAN trained with one objective, one λ_m and one seed.  Its settings are
+the profile's defaults, overridden by the variant's.  The resolved settings are hashed
+(together with the source code that defines the training) so that a finished run is
+reused and a changed one is retrained.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+# ----------------------------------------------------------------------------------------
+# Profiles: how big everything is.
+#   smoke: the tests; tiny nets, tens of steps, a data subset, seconds.
+#   quick: the CPU default, sized so the whole paper finishes on 2 cores.
+#   paper: full-size settings for a GPU.
+PROFILES: dict[str, dict] = {
+    "smoke": {
+        "gan": dict(z_dim=16, width=8, batch=32, steps=40, lr=3e-4, beta1=0.5,
+                    dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=10),
+        "data_limit": 3000,          # training images used (a seeded subset)
+        "samples": 2000,             # generated samples per run for the metrics
+        "evaluator": dict(width=8, steps=150, batch=128, lr=2e-3, data_limit=6000, seed=0),
+        "sweeps": {
+            "overlap": {
+                "gan": dict(lambdas=[0], seeds=[0]),
+                "infogan": dict(lambdas=[1], seeds=[0]),
+                "acgan": dict(lambdas=[0, 2], seeds=[0]),
+            },
+        },
+    },
+    "quick": {
+        "gan": dict(z_dim=64, width=16, batch=64, steps=10_000, lr=3e-4, beta1=0.5,
+                    dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=250),
+        "data_limit": None,
+        "samples": 10_000,
+        "evaluator": dict(width=32, steps=4000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        "sweeps": {
+            "overlap": {
+                "gan": dict(lambdas=[0], seeds=[0, 1]),
+                "infogan": dict(lambdas=[1, 2], seeds=[0, 1]),
+                "acgan": dict(lambdas=[0, 0.5, 1, 1.5, 2, 3], seeds=[0, 1]),
+                "acgan-authors": dict(lambdas=[2], seeds=[0, 1]),
+            },
+        },
+    },
+    "paper": {
+        "gan": dict(z_dim=100, width=64, batch=64, steps=50_000, lr=2e-4, beta1=0.5,
+                    dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=500),
+        "data_limit": None,
+        "samples": 10_000,
+        "evaluator": dict(width=32, steps=8000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        "sweeps": {
+            "overlap": {
+                "gan": dict(lambdas=[0], seeds=[0, 1, 2]),
+                "infogan": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
+                "acgan": dict(lambdas=[0, 1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 3], seeds=[0, 1, 2]),
+                "acgan-authors": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
+            },
+        },
+    },
+}
+
+# ----------------------------------------------------------------------------------------
+# Experiments: which data set a GAN learns, and how many codes its generator gets.
+EXPERIMENTS: dict[str, dict] = {
+    "overlap": dict(dataset="overlap_mnist", n_codes=2),
+}
+
+# Variants: an objective (see repro/objectives.py) plus overrides of the profile's settings.
+VARIANTS: dict[str, dict] = {
+    "gan": dict(objective="gan"),              # term 1: the code is fed but never rewarded
+    "infogan": dict(objective="infogan"),      # terms 1+3: q sees generated data only
+    "acgan": dict(objective="acgan"),          # terms 1+2+3: q learns p*(y|x) on real data
+    "acgan-authors": dict(objective="acgan_authors"),  # the release: q on real and fake
+}
+
+# Fixed seeds that are not run seeds: the noise behind the sample grids and the metrics.
+SAMPLE_SEED = 1234
+GRID_SEED = 99
+
+
+@dataclass(frozen=True)
+class Run:
+    """One GAN to train: experiment × variant × λ_m × seed, with resolved settings."""
+    profile: str
+    experiment: str
+    variant: str
+    lam: float
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.experiment}/{self.variant}/lambda={format_lambda(self.lam)}/seed={self.seed}"
+
+    @property
+    def settings(self) -> dict:
+        p = PROFILES[self.profile]
+        variant = dict(VARIANTS[self.variant])
+        objective = variant.pop("objective")
+        return {
+            "experiment": self.experiment, **EXPERIMENTS[self.experiment],
+            "variant": self.variant, "objective": objective,
+            "lam": float(self.lam), "seed": int(self.seed),
+            "data_limit": p["data_limit"], "samples": p["samples"],
+            **p["gan"], **variant,
+        }
+
+    def key(self, code_fingerprint: str) -> str:
+        return config_hash({"settings": self.settings, "code": code_fingerprint})
+
+
+def format_lambda(lam: float) -> str:
+    return format(round(float(lam), 3), "g")
+
+
+def config_hash(obj) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """Bad input in the configuration or on the command line (exit code 2)."""
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    return profile
+
+
+def runs(profile: str, experiment: str | None = None) -> list[Run]:
+    """All runs a profile declares, in a stable order."""
+    check_profile(profile)
+    sweeps = PROFILES[profile]["sweeps"]
+    if experiment is not None and experiment not in sweeps:
+        raise ConfigError(f"unknown experiment {experiment!r} for profile {profile!r}: "
+                          f"choose one of {', '.join(sweeps)}")
+    out = []
+    for exp, variants in sweeps.items():
+        if experiment not in (None, exp):
+            continue
+        for variant, sweep in variants.items():
+            for lam in sweep["lambdas"]:
+                for seed in sweep["seeds"]:
+                    out.append(Run(profile, exp, variant, lam, seed))
+    return out
+
+
+def find_run(profile: str, run_id: str) -> Run:
+    for r in runs(profile):
+        if r.id == run_id:
+            return r
+    raise ConfigError(f"unknown run id {run_id!r} in profile {profile!r}: "
+                      f"see `repro list --profile {profile}`")
+
+
+def select_runs(profile: str, pattern: str | None) -> list[Run]:
+    """Runs whose id starts with `pattern` (e.g. 'overlap/acgan'); all when None."""
+    chosen = [r for r in runs(profile) if pattern is None or r.id.startswith(pattern)]
+    if not chosen:
+        raise ConfigError(f"no run id starts with {pattern!r} in profile {profile!r}: "
+                          f"see `repro list --profile {profile}`")
+    return chosen
+
+
+ROOT = Path(__file__).resolve().parent.parent

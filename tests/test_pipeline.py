@@ -1,0 +1,71 @@
+"""The smoke profile end to end: train → evaluate → figures → Jinja → LaTeX → PDF."""
+import json
+import subprocess
+
+import torch
+
+from repro.config import Run, runs
+from repro.train import is_trained, train
+from repro.evaluate import evaluate_run, load_classifier
+
+
+def test_smoke_all_builds_pdfs_with_values_from_the_run(smoke_artifacts):
+    pdir, proc = smoke_artifacts
+    assert "profile" not in proc.stderr or "smoke" in proc.stderr
+    assert "device: cpu" in proc.stderr
+    values = json.loads((pdir / "values.json").read_text())
+    for doc in ("paper", "poster"):
+        assert (pdir / f"{doc}.pdf").stat().st_size > 10_000
+    text = subprocess.run(["pdftotext", "-layout", str(pdir / "paper.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    # numbers that only a real run produces, found in the PDF's text
+    assert f"test accuracy {values['evaluator_accuracy']}%" in text
+    assert values["overlap_gan_lam0_score"] in text
+    assert values["prov_git_commit"] in text
+    # every run of the profile is trained and measured
+    for run in runs("smoke"):
+        assert is_trained(pdir, run)
+        metrics = json.loads((pdir / "runs" / run.id / "metrics.json").read_text())
+        assert metrics["n_samples"] == 2000
+        assert abs(sum(metrics["frequency"].values()) - 1) < 1e-9
+
+
+def test_finished_runs_are_not_retrained(smoke_artifacts, tmp_path):
+    from conftest import repro
+    pdir, _ = smoke_artifacts
+    proc = repro("train", "--profile", "smoke", "--artifacts", str(pdir.parent))
+    assert "0 run(s) to train, 4 already trained" in proc.stderr
+    listing = repro("list", "--profile", "smoke", "--artifacts", str(pdir.parent)).stdout
+    assert "overlap/acgan/lambda=2/seed=0" in listing and "not trained" not in listing
+
+
+def test_changed_config_changes_the_key():
+    from repro import config
+    run = Run("smoke", "overlap", "acgan", 2, 0)
+    before = run.key("code")
+    old = config.PROFILES["smoke"]["gan"]["steps"]
+    try:
+        config.PROFILES["smoke"]["gan"]["steps"] = old + 1
+        assert run.key("code") != before
+    finally:
+        config.PROFILES["smoke"]["gan"]["steps"] = old
+    assert run.key("code") == before
+    assert run.key("other code") != before
+    assert Run("smoke", "overlap", "acgan", 2, 1).key("code") != before
+
+
+def test_same_seed_same_metrics(mirror, tmp_path):
+    """Determinism: the same seed on the same device gives identical losses and metrics."""
+    run = Run("smoke", "overlap", "acgan", 2, 0)
+    cpu = torch.device("cpu")
+    results = []
+    for name in ("a", "b"):
+        pdir = tmp_path / name
+        record = train(run, pdir, cpu)
+        evaluator, _ = load_classifier("smoke", pdir, "evaluator", cpu)
+        ab, _ = load_classifier("smoke", pdir, "ab", cpu)
+        metrics = evaluate_run(run, pdir, cpu, evaluator, ab)
+        results.append((record["losses"], metrics))
+    assert results[0] == results[1]
+    other = train(Run("smoke", "overlap", "acgan", 2, 1), tmp_path / "c", cpu)
+    assert other["losses"] != results[0][0]
