@@ -32,6 +32,8 @@ ArtifactsOpt = Annotated[Optional[Path], typer.Option(
     "--artifacts", envvar="REPRO_ARTIFACTS", help="artifacts folder [default: ./artifacts]")]
 MirrorOpt = Annotated[Optional[str], typer.Option(
     "--mirror", envvar="REPRO_MNIST_MIRROR", help="folder with the four MNIST IDX files")]
+JobsOpt = Annotated[int, typer.Option(
+    "--jobs", "-j", help="training processes [default: one per core on CPU, 1 on GPU]")]
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data-dir", envvar="REPRO_DATA_DIR", help="where MNIST is kept [default: ./data]")]
 
@@ -96,25 +98,60 @@ def guarded(fn):
 
 
 # --- stages ---------------------------------------------------------------------------
-def do_train(profile, dev, pdir, only=None, force=False) -> list[str]:
-    """Train every (selected) run that is not trained yet; return the ids that failed."""
+def do_train(profile, dev, pdir, only=None, force=False, jobs=0) -> list[str]:
+    """Train every (selected) run that is not trained yet; return the ids that failed.
+
+    On the CPU, runs go to `jobs` worker processes of one thread each (default: one per
+    core): small GANs use two single-threaded processes better than one with two threads.
+    """
     from .data import prepare_mnist
-    from .train import NonFiniteLoss, is_trained, train
+    from .train import is_trained
     prepare_mnist()
-    todo = [r for r in cfg.select_runs(profile, only) if force or not is_trained(pdir, r)]
-    done = len(cfg.select_runs(profile, only)) - len(todo)
-    console.print(f"train: {len(todo)} run(s) to train, {done} already trained")
+    selected = cfg.select_runs(profile, only)
+    todo = [r for r in selected if force or not is_trained(pdir, r)]
+    console.print(f"train: {len(todo)} run(s) to train, {len(selected) - len(todo)} "
+                  f"already trained")
+    if not todo:
+        return []
+    jobs = jobs or (min(len(todo), os.cpu_count() or 1) if dev.type == "cpu" else 1)
     failed = []
     with progress_bar() as bar:
-        for run in todo:
-            task = bar.add_task(run.id, total=run.settings["steps"])
-            try:
-                rec = train(run, pdir, dev, progress=lambda s, t=task: bar.update(t, completed=s))
-                bar.update(task, description=f"{run.id} ({rec['steps_per_s']:.0f} steps/s)")
-            except NonFiniteLoss as e:
-                console.print(f"[red]failed:[/] {e}")
-                failed.append(run.id)
+        tasks = {r.id: bar.add_task(r.id, total=r.settings["steps"]) for r in todo}
+
+        def finished(run_id, error, steps_per_s):
+            if error:
+                console.print(f"[red]failed:[/] {error}")
+                failed.append(run_id)
+            else:
+                bar.update(tasks[run_id], description=f"{run_id} ({steps_per_s:.0f} steps/s)")
+        if jobs == 1:
+            from .train import train_guarded
+            for run in todo:
+                finished(*train_guarded(run, pdir, dev, lambda s, t=tasks[run.id]:
+                                        bar.update(t, completed=s)))
+        else:
+            _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished)
     return failed
+
+
+def _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished):
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from .train import train_in_worker
+    ctx = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ctx.Manager() as manager:
+        queue = manager.Queue()
+        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            pending = {pool.submit(train_in_worker, run, str(pdir), str(dev), threads, queue)
+                       for run in todo}
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while not queue.empty():
+                    run_id, step = queue.get()
+                    bar.update(tasks[run_id], completed=step)
+                for future in done:
+                    finished(*future.result())
 
 
 def do_evaluate(profile, dev, pdir) -> None:
@@ -180,10 +217,11 @@ def train_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
               artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None,
               only: Annotated[Optional[str], typer.Option(
                   help="train only runs whose id starts with this, e.g. overlap/acgan")] = None,
-              force: Annotated[bool, typer.Option(help="retrain even if trained")] = False):
+              force: Annotated[bool, typer.Option(help="retrain even if trained")] = False,
+              jobs: JobsOpt = 0):
     """Train the GAN runs of a profile (finished runs with unchanged config are kept)."""
     profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
-    failed = do_train(profile, dev, pdir, only, force)
+    failed = do_train(profile, dev, pdir, only, force, jobs)
     if failed:
         _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}", 1)
 
@@ -252,11 +290,12 @@ def _documents(document: str) -> tuple[str, ...]:
 @app.command("all")
 @guarded
 def all_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
-            artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None):
+            artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None,
+            jobs: JobsOpt = 0):
     """The whole paper: train → evaluate → figures → PDFs."""
     profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
     start = time.time()
-    failed = do_train(profile, dev, pdir)
+    failed = do_train(profile, dev, pdir, jobs=jobs)
     if failed:
         _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; nothing downstream was "
               f"rebuilt", 1)

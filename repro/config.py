@@ -23,7 +23,10 @@ PROFILES: dict[str, dict] = {
                     dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=10),
         "data_limit": 3000,          # training images used (a seeded subset)
         "samples": 2000,             # generated samples per run for the metrics
-        "evaluator": dict(width=8, steps=150, batch=128, lr=2e-3, data_limit=6000, seed=0),
+        "classifiers": {   # networks outside every GAN, trained on real data only
+            "evaluator": dict(width=8, steps=150, batch=128, lr=2e-3, data_limit=6000, seed=0),
+            "ab": dict(width=8, steps=100, batch=128, lr=2e-3, data_limit=6000, seed=0),
+        },
         "sweeps": {
             "overlap": {
                 "gan": dict(lambdas=[0], seeds=[0]),
@@ -37,13 +40,18 @@ PROFILES: dict[str, dict] = {
                     dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=250),
         "data_limit": None,
         "samples": 10_000,
-        "evaluator": dict(width=32, steps=4000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        "classifiers": {
+            "evaluator": dict(width=16, steps=3000, batch=128, lr=2e-3, data_limit=None, seed=0),
+            "ab": dict(width=16, steps=1000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        },
         "sweeps": {
             "overlap": {
                 "gan": dict(lambdas=[0], seeds=[0, 1]),
                 "infogan": dict(lambdas=[1, 2], seeds=[0, 1]),
-                "acgan": dict(lambdas=[0, 0.5, 1, 1.5, 2, 3], seeds=[0, 1]),
-                "acgan-authors": dict(lambdas=[2], seeds=[0, 1]),
+                "acgan": dict(lambdas=[0, 0.5, 1, 1.5, 2], seeds=[0, 1]),
+                # ablations: q also on fakes (the authors' release), q without dropout
+                "acgan-authors": dict(lambdas=[2], seeds=[0]),
+                "acgan-nodropout": dict(lambdas=[2], seeds=[0]),
             },
         },
     },
@@ -52,13 +60,17 @@ PROFILES: dict[str, dict] = {
                     dropout_in=0.2, dropout=0.5, loss="nonsaturating", log_every=500),
         "data_limit": None,
         "samples": 10_000,
-        "evaluator": dict(width=32, steps=8000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        "classifiers": {
+            "evaluator": dict(width=32, steps=8000, batch=128, lr=2e-3, data_limit=None, seed=0),
+            "ab": dict(width=32, steps=3000, batch=128, lr=2e-3, data_limit=None, seed=0),
+        },
         "sweeps": {
             "overlap": {
                 "gan": dict(lambdas=[0], seeds=[0, 1, 2]),
                 "infogan": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
                 "acgan": dict(lambdas=[0, 1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 3], seeds=[0, 1, 2]),
-                "acgan-authors": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
+                "acgan-authors": dict(lambdas=[2], seeds=[0, 1, 2]),
+                "acgan-nodropout": dict(lambdas=[2], seeds=[0, 1, 2]),
             },
         },
     },
@@ -76,6 +88,7 @@ VARIANTS: dict[str, dict] = {
     "infogan": dict(objective="infogan"),      # terms 1+3: q sees generated data only
     "acgan": dict(objective="acgan"),          # terms 1+2+3: q learns p*(y|x) on real data
     "acgan-authors": dict(objective="acgan_authors"),  # the release: q on real and fake
+    "acgan-nodropout": dict(objective="acgan", dropout_in=0.0, dropout=0.0),  # exploitable q
 }
 
 # Fixed seeds that are not run seeds: the noise behind the sample grids and the metrics.

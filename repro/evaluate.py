@@ -84,13 +84,13 @@ def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def classifier_key(profile: str, name: str) -> str:
     src = inspect.getsource(sys.modules[__name__].train_classifier)
     src += inspect.getsource(Classifier)
-    return config_hash({"name": name, "settings": PROFILES[profile]["evaluator"],
+    return config_hash({"name": name, "settings": PROFILES[profile]["classifiers"][name],
                         "code": hashlib.sha256(src.encode()).hexdigest()})
 
 
 def train_classifier(profile: str, name: str, device: torch.device, progress=None) -> dict:
     """Train the evaluator ('evaluator') or the A-vs-B classifier ('ab') on real data."""
-    s = PROFILES[profile]["evaluator"]
+    s = PROFILES[profile]["classifiers"][name]
     g = seed_everything(s["seed"])
     images, labels, n_classes = _classifier_data(name, "train")
     if s["data_limit"] is not None and s["data_limit"] < len(images):
@@ -128,10 +128,11 @@ def load_classifier(profile: str, profile_dir: Path, name: str, device: torch.de
     d = classifier_path(profile_dir, name)
     key = classifier_key(profile, name)
     n_classes = 10 if name == "evaluator" else 2
-    net = Classifier(n_classes, PROFILES[profile]["evaluator"]["width"]).to(device)
+    settings = PROFILES[profile]["classifiers"][name]
+    net = Classifier(n_classes, settings["width"]).to(device)
     done = d / "done.json"
     if not (done.exists() and read_json(done).get("key") == key):
-        progress = progress_factory(f"classifier {name}", PROFILES[profile]["evaluator"]["steps"]) \
+        progress = progress_factory(f"classifier {name}", settings["steps"]) \
             if progress_factory else None
         result = train_classifier(profile, name, device, progress)
         with atomic_path(d / "model.pt") as tmp:
@@ -139,7 +140,7 @@ def load_classifier(profile: str, profile_dir: Path, name: str, device: torch.de
         write_json(d / "metrics.json", {"name": name, "key": key,
                                         "test_accuracy": result["accuracy"],
                                         "wall_s": result["wall_s"],
-                                        "settings": PROFILES[profile]["evaluator"],
+                                        "settings": settings,
                                         "provenance": provenance(device)})
         write_json(done, {"key": key})
     net.load_state_dict(torch.load(d / "model.pt", map_location=device, weights_only=True))

@@ -36,6 +36,21 @@ class Generator(nn.Module):
         return self.up(h)
 
 
+class Dropout(nn.Module):
+    """Inverted dropout drawing its mask with torch.rand: on the CPU this is about twice as
+    fast as nn.Dropout's bernoulli_, which was a third of a training step."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand_like(x).ge_(self.p)
+        return x * keep / (1.0 - self.p)
+
+
 class Discriminator(nn.Module):
     """A shared convolutional trunk with two heads: D(x) (a logit) and q(y|x) (logits).
 
@@ -46,9 +61,9 @@ class Discriminator(nn.Module):
     def __init__(self, n_codes: int, width: int, dropout_in: float, dropout: float):
         super().__init__()
         self.trunk = nn.Sequential(
-            nn.Dropout(dropout_in),
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Dropout(dropout),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Dropout(dropout),
+            Dropout(dropout_in),
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2, True), Dropout(dropout),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True), Dropout(dropout),
             nn.Flatten())
         self.d_head = nn.Linear(2 * width * 49, 1)
         self.q_head = nn.Linear(2 * width * 49, n_codes)

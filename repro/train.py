@@ -10,7 +10,6 @@ import functools
 import hashlib
 import inspect
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -28,10 +27,14 @@ class NonFiniteLoss(RuntimeError):
 
 
 def code_fingerprint(objective: str) -> str:
-    """Hash of the code that defines a run: the networks, this trainer and its objective."""
+    """Hash of the code that defines a run: its networks, the training loop, its objective.
+
+    Editing anything else (evaluation, figures, the CLI) never forces a retrain.
+    """
     from . import models
-    src = inspect.getsource(models) + inspect.getsource(sys.modules[__name__])
-    src += objective_source(objective)
+    parts = [models.Generator, models.Discriminator, models.Dropout, models.to_unit,
+             build_models, _dataset, train]
+    src = "\n".join(inspect.getsource(p) for p in parts) + objective_source(objective)
     return hashlib.sha256(src.encode()).hexdigest()[:16]
 
 
@@ -97,8 +100,9 @@ def train(run: Run, profile_dir: Path, device: torch.device, progress=None) -> d
         y_fake = torch.randint(0, s["n_codes"], (batch,), device=device)
         fake = G(z, y_fake)
 
-        d_real, q_real = D(x_real)
-        d_fake, q_fake = D(fake.detach())
+        d_both, q_both = D(torch.cat([x_real, fake.detach()]))     # one pass, two halves
+        d_real, d_fake = d_both.split(batch)
+        q_real, q_fake = q_both.split(batch)
         d_terms = objective.d_loss(DBatch(d_real, q_real, y_real, d_fake, q_fake, y_fake))
         opt_d.zero_grad(set_to_none=True)
         sum(d_terms.values()).backward()
@@ -136,6 +140,24 @@ def train(run: Run, profile_dir: Path, device: torch.device, progress=None) -> d
     write_json(out / "train.json", record)
     write_json(out / "done.json", {"key": key})
     return record
+
+
+def train_guarded(run: Run, profile_dir: Path, device: torch.device, progress=None):
+    """train(), reporting (run id, error or None, steps/s) instead of raising NonFiniteLoss."""
+    try:
+        return run.id, None, train(run, profile_dir, device, progress)["steps_per_s"]
+    except NonFiniteLoss as e:
+        return run.id, str(e), None
+
+
+def train_in_worker(run: Run, profile_dir: str, device: str, threads: int, queue):
+    """Entry point of a training process: `threads` torch threads, progress via `queue`."""
+    torch.set_num_threads(threads)
+
+    def progress(step):
+        if step % 25 == 0 or step == run.settings["steps"]:
+            queue.put((run.id, step))
+    return train_guarded(run, Path(profile_dir), torch.device(device), progress)
 
 
 def load_models(run: Run, profile_dir: Path, device: torch.device):
