@@ -156,16 +156,15 @@ def _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished):
 
 def do_evaluate(profile, dev, pdir) -> None:
     from .data import prepare_mnist
-    from .evaluate import evaluate_run, load_classifier, real_reference
+    from .evaluate import evaluate_run, is_evaluated, load_classifier, real_reference
     from .train import is_trained
-    from .util import provenance, read_json, write_json
+    from .util import provenance, read_json
     from .values import summarize, write_values
     prepare_mnist()
     missing = [r.id for r in cfg.runs(profile) if not is_trained(pdir, r)]
     if missing:
         raise ConfigError(f"{len(missing)} run(s) not trained (first: {missing[0]}): "
                           f"run `repro train --profile {profile}`")
-    start = time.time()
     with progress_bar() as bar:
         def factory(desc, total):
             task = bar.add_task(desc, total=total)
@@ -173,21 +172,18 @@ def do_evaluate(profile, dev, pdir) -> None:
         evaluator, ev_metrics = load_classifier(profile, pdir, "evaluator", dev, factory)
         ab, ab_metrics = load_classifier(profile, pdir, "ab", dev, factory)
         task = bar.add_task("sampling and measuring runs", total=len(cfg.runs(profile)))
+        keys = [ev_metrics["key"], ab_metrics["key"]]
         for run in cfg.runs(profile):
-            m_path = pdir / "runs" / run.id / "metrics.json"
-            from .train import run_key
-            if not (m_path.exists() and read_json(m_path).get("key") == run_key(run)
-                    and read_json(m_path).get("classifiers") == [ev_metrics["key"], ab_metrics["key"]]):
-                m = evaluate_run(run, pdir, dev, evaluator, ab)
-                m["classifiers"] = [ev_metrics["key"], ab_metrics["key"]]
-                write_json(m_path, m)
+            if not is_evaluated(run, pdir, keys):
+                evaluate_run(run, pdir, dev, evaluator, ab, keys)
             bar.advance(task)
     reference = real_reference(evaluator, ab, ev_metrics, dev)
     timing = {
         "train": sum(read_json(pdir / "runs" / r.id / "train.json")["wall_s"]
                      for r in cfg.runs(profile)),
         "classifiers": ev_metrics["wall_s"] + ab_metrics["wall_s"],
-        "evaluate": time.time() - start,
+        "evaluate": sum(read_json(pdir / "runs" / r.id / "metrics.json")["wall_s"]
+                        for r in cfg.runs(profile)),
     }
     prov = provenance(dev)
     prov["seeds"] = ",".join(str(s) for s in sorted({r.seed for r in cfg.runs(profile)}))

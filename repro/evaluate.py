@@ -185,9 +185,21 @@ def q_cross_entropy(D, images: torch.Tensor, codes: torch.Tensor, device) -> flo
     return float(F.cross_entropy(q, codes.to(device)).cpu())
 
 
-def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab) -> dict:
+def evaluation_key(run: Run, classifier_keys: list[str]) -> str:
+    """Metrics are current while the run and both classifiers are unchanged."""
+    return config_hash({"run": run_key(run), "classifiers": classifier_keys})
+
+
+def is_evaluated(run: Run, profile_dir: Path, classifier_keys: list[str]) -> bool:
+    path = run_dir(profile_dir, run) / "metrics.json"
+    return path.exists() and read_json(path).get("key") == evaluation_key(run, classifier_keys)
+
+
+def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab,
+                 classifier_keys: list[str] = ()) -> dict:
     """Sample a trained run and measure it; write metrics.json and grid.npz beside it."""
     s = run.settings
+    start = time.time()
     G, D = load_models(run, profile_dir, device)
     images, codes = sample(G, s["samples"], device)
     digit_probs = predict(evaluator, images, device)
@@ -195,7 +207,8 @@ def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab) -> dict:
     ab_probs = predict(ab, images, device) if s["n_codes"] == 2 else None
     zeros = torch.from_numpy(digits == 0)
     metrics = {
-        "id": run.id, "key": run_key(run), "experiment": s["experiment"],
+        "id": run.id, "key": evaluation_key(run, list(classifier_keys)),
+        "experiment": s["experiment"],
         "variant": s["variant"], "lam": s["lam"], "seed": s["seed"], "n_samples": len(images),
         "frequency": relative_frequency(digits, [0, 1, 2]),
         "p_digit_given_code": conditional_table(digits, codes.numpy(), s["n_codes"], [0, 1, 2]),
@@ -208,6 +221,7 @@ def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab) -> dict:
     with atomic_path(d / "grid.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, images=grid.numpy(), codes=grid_codes.numpy())
+    metrics["wall_s"] = round(time.time() - start, 2)
     write_json(d / "metrics.json", metrics)
     return metrics
 

@@ -45,6 +45,7 @@ def summarize(profile: str, profile_dir: Path, reference: dict, timing: dict) ->
             g[name] = _stat([m["frequency"][digit] for m in ms])
         g["score_2class"] = _stat([m["score_2class"] for m in ms])
         g["q_ce_on_zeros"] = _stat([m["q_ce_on_zeros"] for m in ms])
+        g["zero_code_p0"], g["other_code_p12"] = _stat_pair([code_split(m) for m in ms])
         n_codes = len(ms[0]["p_digit_given_code"])
         g["p_digit_given_code"] = [
             {d: float(np.mean([m["p_digit_given_code"][c][d] for m in ms])) for d in FREQ_NAMES}
@@ -52,6 +53,36 @@ def summarize(profile: str, profile_dir: Path, reference: dict, timing: dict) ->
         out.append(g)
     return {"profile": profile, "reference": reference, "groups": out, "runs": run_rows,
             "timing": timing, "settings": PROFILES[profile]["gan"]}
+
+
+def code_split(metrics: dict) -> tuple[float, float]:
+    """How cleanly the two codes separate 0s from {1, 2}: P(0 | the code drawing most 0s),
+    and P(1 or 2 | the other code).  Both near 1 is InfoGAN's A = {0}, B = {1, 2}."""
+    table = metrics["p_digit_given_code"]
+    zero_code = max(range(len(table)), key=lambda c: table[c]["0"])
+    other = [c for c in range(len(table)) if c != zero_code]
+    p12 = float(np.mean([table[c]["1"] + table[c]["2"] for c in other]))
+    return table[zero_code]["0"], p12
+
+
+def _stat_pair(pairs):
+    return _stat([a for a, _ in pairs]), _stat([b for _, b in pairs])
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+    def ranks(v):
+        v = np.asarray(v, dtype=np.float64)
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for value in np.unique(v):          # ties share their mean rank
+            r[v == value] = r[v == value].mean()
+        return r
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def _stat(values: list[float]) -> dict:
@@ -101,12 +132,22 @@ def flatten(summary: dict, provenance: dict) -> dict[str, str]:
         v[f"{k}_score"] = fmt(g["score_2class"]["mean"], 3)
         v[f"{k}_qce0"] = fmt(g["q_ce_on_zeros"]["mean"], 2)
         v[f"{k}_nseeds"] = str(len(g["seeds"]))
+        v[f"{k}_split_p0"] = fmt(g["zero_code_p0"]["mean"], 2)
+        v[f"{k}_split_p12"] = fmt(g["other_code_p12"]["mean"], 2)
         for c, row in enumerate(g["p_digit_given_code"]):
             code = "AB"[c] if len(g["p_digit_given_code"]) == 2 else str(c)
             for digit, name in FREQ_NAMES.items():
                 v[f"{k}_p{code}_{name}"] = fmt(row[digit], 2)
     for (exp, variant), lams in variants.items():
         v[f"{exp}_{variant.replace('-', '_')}_lambdas"] = ",".join(lam_key(x) for x in sorted(lams))
+    acgan = sorted((g for g in summary["groups"]
+                    if g["experiment"] == "overlap" and g["variant"] == "acgan"),
+                   key=lambda g: g["lam"])
+    v["overlap_acgan_spearman"] = fmt(spearman([g["lam"] for g in acgan],
+                                               [g["zeros"]["mean"] for g in acgan]), 2)
+    steps_per_s = [r["steps_per_s"] for r in summary["runs"]]
+    v["train_steps_per_s"] = fmt(float(np.mean(steps_per_s)), 1)
+    v["n_runs"] = str(len(summary["runs"]))
     total = sum(summary["timing"].values())
     v["wall_total_min"] = fmt(total / 60, 1)
     for stage, secs in summary["timing"].items():

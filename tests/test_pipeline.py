@@ -65,7 +65,39 @@ def test_same_seed_same_metrics(mirror, tmp_path):
         evaluator, _ = load_classifier("smoke", pdir, "evaluator", cpu)
         ab, _ = load_classifier("smoke", pdir, "ab", cpu)
         metrics = evaluate_run(run, pdir, cpu, evaluator, ab)
+        metrics.pop("wall_s")
         results.append((record["losses"], metrics))
     assert results[0] == results[1]
     other = train(Run("smoke", "overlap", "acgan", 2, 1), tmp_path / "c", cpu)
     assert other["losses"] != results[0][0]
+
+
+def test_sample_writes_images_and_codes(smoke_artifacts, tmp_path):
+    import numpy as np
+    from conftest import repro
+    pdir, _ = smoke_artifacts
+    out = tmp_path / "s.npz"
+    repro("sample", "overlap/acgan/lambda=2/seed=0", "--n", "37", "--out", str(out),
+          "--profile", "smoke", "--artifacts", str(pdir.parent))
+    with np.load(out) as f:
+        assert f["images"].shape == (37, 28, 28) and f["images"].dtype == np.uint8
+        assert f["codes"].shape == (37,) and set(f["codes"].tolist()) == {0, 1}
+
+
+def test_bad_input_is_one_line_and_exit_2(smoke_artifacts, tmp_path):
+    from conftest import repro
+    pdir, _ = smoke_artifacts
+    art = ["--artifacts", str(pdir.parent)]
+    cases = [
+        (["sample", "overlap/acgan/lambda=9/seed=0", "--profile", "smoke", *art],
+         "unknown run id 'overlap/acgan/lambda=9/seed=0'"),
+        (["sample", "overlap/acgan/lambda=2/seed=0", "--n", "0", "--profile", "smoke", *art],
+         "--n must be positive"),
+        (["list", "--profile", "huge", *art], "unknown profile 'huge'"),
+        (["figure", "no_such_figure", "--profile", "smoke", *art], "unknown figure"),
+    ]
+    for args, message in cases:
+        proc = repro(*args, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "samples.npz").exists()
