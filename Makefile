@@ -11,7 +11,7 @@ PROFILE ?= auto
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra \
                 texlive-fonts-recommended latexmk poppler-utils
 
-.PHONY: all test train evaluate figures paper poster pdf list clean venv tex
+.PHONY: all test train evaluate figures paper poster pdf verify readme list clean venv tex
 
 all: $(STAMP) tex
 	$(REPRO) all --profile $(PROFILE)
@@ -58,6 +58,12 @@ paper: $(STAMP) tex
 
 poster: $(STAMP) tex
 	$(REPRO) pdf poster --profile $(PROFILE)
+
+verify: $(STAMP)
+	$(REPRO) verify --profile $(PROFILE)
+
+readme: $(STAMP)
+	$(REPRO) readme --profile $(if $(filter auto,$(PROFILE)),quick,$(PROFILE))
 
 list: $(STAMP)
 	$(REPRO) list --profile $(PROFILE)

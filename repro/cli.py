@@ -339,6 +339,65 @@ def sample_cmd(run_id: Annotated[str, typer.Argument(help="e.g. overlap/acgan/la
     console.print(f"{n} samples of {run_id} → {out}")
 
 
+@app.command("verify")
+@guarded
+def verify_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None,
+               as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+               against: Annotated[Optional[Path], typer.Option(
+                   help="also compare every number with this reference artifacts folder")] = None):
+    """Check every claim of the paper against the numbers; exit 1 if any fails."""
+    import json
+    from rich.table import Table
+    from .util import read_json
+    from .verify import check_claims, compare_with
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    if not (pdir / "numbers.json").exists():
+        raise ConfigError(f"{pdir / 'numbers.json'} is missing: run `repro evaluate` first")
+    numbers = read_json(pdir / "numbers.json")
+    claims = check_claims(numbers)
+    compared = compare_with(numbers, against, profile) if against else []
+    failed = [r["id"] for r in claims + compared if r["status"] != "pass"]
+    if as_json:
+        typer.echo(json.dumps({"claims": claims, "against": compared, "failed": failed},
+                              indent=2))
+    else:
+        out = Console(width=140)
+        t = Table("claim", "expected", "obtained", "difference", "status",
+                  title=f"claims ({profile})")
+        for r in claims:
+            t.add_row(r["id"], r["expected"], _num(r["obtained"]), _num(r["difference"]),
+                      r["status"], style=None if r["status"] == "pass" else "red")
+        out.print(t)
+        bad = [r for r in compared if r["status"] != "pass"]
+        if against:
+            out.print(f"against {against}: {len(compared) - len(bad)} of {len(compared)} "
+                      f"numbers within tolerance")
+            for r in bad:
+                out.print(f"[red]mismatch[/] {r['id']}: obtained {_num(r['obtained'])}, "
+                          f"reference {_num(r['reference'])}, tolerance {r['tolerance']:g}")
+    if failed:
+        console.print(f"[red]{len(failed)} check(s) failed:[/] {', '.join(failed)}")
+        raise typer.Exit(1)
+
+
+@app.command("readme")
+@guarded
+def readme_cmd(profile: Annotated[str, typer.Option("--profile", "-p")] = "quick",
+               artifacts: ArtifactsOpt = None):
+    """Regenerate the README's results table from a profile's values.json."""
+    from .readme import update_readme
+    from .util import read_json
+    _, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    if not (pdir / "values.json").exists():
+        raise ConfigError(f"{pdir / 'values.json'} is missing: run `repro evaluate` first")
+    changed = update_readme(read_json(pdir / "values.json"), profile)
+    console.print("README.md " + ("updated" if changed else "already current"))
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
 def main():
     app()
 

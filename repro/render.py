@@ -55,6 +55,16 @@ def render(document: str, profile_dir: Path, build_dir: Path) -> Path:
         raise RenderError(f"{values_path} is missing: run `repro evaluate` first")
     values = Values(read_json(values_path))
 
+    def claims() -> list[dict]:
+        """The claims table (repro verify), each row formatted for LaTeX."""
+        from .verify import check_claims
+        rows = check_claims(read_json(profile_dir / "numbers.json"))
+        for r in rows:
+            r["obtained_tex"] = "n/a" if r["obtained"] is None else f"{r['obtained']:.3f}"
+            r["expected_tex"] = tex_escape(r["expected"])
+            r["id_tex"] = tex_escape(r["id"])
+        return rows
+
     def fig(name: str) -> str:
         path = figure_path(profile_dir, name)
         if not path.exists():
@@ -62,7 +72,8 @@ def render(document: str, profile_dir: Path, build_dir: Path) -> Path:
         return path.resolve().as_posix()
 
     try:
-        tex = environment(folder).get_template(f"{document}.tex.j2").render(v=values, fig=fig)
+        template = environment(folder).get_template(f"{document}.tex.j2")
+        tex = template.render(v=values, fig=fig, claims=claims)
     except jinja2.UndefinedError as e:
         raise RenderError(f"{document}.tex.j2: undefined value ({e})") from None
     except jinja2.TemplateSyntaxError as e:
@@ -75,6 +86,14 @@ def render(document: str, profile_dir: Path, build_dir: Path) -> Path:
         if extra.suffix in (".bib", ".sty", ".cls", ".bst"):
             shutil.copyfile(extra, build_dir / extra.name)
     return out
+
+
+def tex_escape(text: str) -> str:
+    """Plain text → LaTeX text (for strings that come from data, not from templates)."""
+    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+            "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+    return "".join(repl.get(ch, ch) for ch in text)
 
 
 def check_tex() -> None:

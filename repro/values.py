@@ -52,7 +52,8 @@ def summarize(profile: str, profile_dir: Path, reference: dict, timing: dict) ->
             for c in range(n_codes)]
         out.append(g)
     return {"profile": profile, "reference": reference, "groups": out, "runs": run_rows,
-            "timing": timing, "settings": PROFILES[profile]["gan"]}
+            "timing": timing, "settings": PROFILES[profile]["gan"],
+            "classifiers": PROFILES[profile]["classifiers"]}
 
 
 def code_split(metrics: dict) -> tuple[float, float]:
@@ -99,66 +100,87 @@ def fmt(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
-def pct(x: float, digits: int = 1) -> str:
-    return fmt(100 * x, digits)
+class Sheet:
+    """Collects each number twice: raw (numbers.json, for `repro verify`) and formatted
+    (values.json, for the templates).  Text-only values have no number."""
+
+    def __init__(self):
+        self.numbers: dict[str, float] = {}
+        self.values: dict[str, str] = {}
+
+    def num(self, key: str, x, digits: int = 3, scale: float = 1.0) -> None:
+        x = None if x is None or not np.isfinite(x) else float(x)
+        self.numbers[key] = x
+        self.values[key] = fmt(None if x is None else scale * x, digits)
+
+    def text(self, key: str, s: str) -> None:
+        self.values[key] = s
 
 
-def flatten(summary: dict, provenance: dict) -> dict[str, str]:
-    """The flat key → string map that the templates read."""
-    ref = summary["reference"]
-    v: dict[str, str] = {
-        "profile": summary["profile"],
-        "gan_steps": f"{summary['settings']['steps']:,}".replace(",", "{,}"),
-        "gan_width": str(summary["settings"]["width"]),
-        "gan_batch": str(summary["settings"]["batch"]),
-        "gan_zdim": str(summary["settings"]["z_dim"]),
-        "evaluator_accuracy": pct(ref["evaluator_test_accuracy"], 2),
-        "ab_accuracy": pct(ref["ab_test_accuracy"], 1),
-        "ab_p_on_zeros": fmt(ref["ab_mean_p_on_zeros"], 2),
-        "overlap_size": f"{ref['overlap_train_size']:,}".replace(",", "{,}"),
-        "real_score": fmt(ref["overlap_test_score_2class"], 3),
-    }
+def thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "{,}")
+
+
+def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """The flat maps that `repro verify` (numbers) and the templates (values) read."""
+    ref, st = summary["reference"], summary["settings"]
+    sh = Sheet()
+    sh.text("profile", summary["profile"])
+    sh.text("gan_steps", thousands(st["steps"]))
+    for key in ("width", "batch", "z_dim", "lr", "beta1", "dropout_in", "dropout", "loss"):
+        sh.text(f"gan_{key.replace('_', '')}", str(st[key]))
+    for name, cs in summary.get("classifiers", {}).items():
+        for key in ("width", "steps", "batch", "lr"):
+            sh.text(f"{name}_{key}", thousands(cs[key]) if key == "steps" else str(cs[key]))
+    sh.num("evaluator_accuracy", ref["evaluator_test_accuracy"], 2, scale=100)
+    sh.num("ab_accuracy", ref["ab_test_accuracy"], 1, scale=100)
+    sh.num("ab_p_on_zeros", ref["ab_mean_p_on_zeros"], 2)
+    sh.text("overlap_size", thousands(ref["overlap_train_size"]))
+    sh.num("real_score", ref["overlap_test_score_2class"])
     for digit, name in FREQ_NAMES.items():
-        v[f"real_{name}"] = fmt(ref["overlap_frequency"][digit], 3)
-        v[f"real_{name}_by_evaluator"] = fmt(ref["overlap_test_frequency_by_evaluator"][digit], 3)
+        sh.num(f"real_{name}", ref["overlap_frequency"][digit])
+        sh.num(f"real_{name}_by_evaluator", ref["overlap_test_frequency_by_evaluator"][digit])
+    for c, row in enumerate(ref["overlap_p_digit_given_code"]):
+        for digit, name in FREQ_NAMES.items():
+            sh.num(f"real_p{'AB'[c]}_{name}", row[digit], 2)
     variants: dict[tuple, list[float]] = {}
     for g in summary["groups"]:
         k = g["key"]
         variants.setdefault((g["experiment"], g["variant"]), []).append(g["lam"])
         for name in FREQ_NAMES.values():
-            v[f"{k}_{name}"] = fmt(g[name]["mean"], 3)
-            v[f"{k}_{name}_lo"] = fmt(g[name]["lo"], 3)
-            v[f"{k}_{name}_hi"] = fmt(g[name]["hi"], 3)
-        v[f"{k}_score"] = fmt(g["score_2class"]["mean"], 3)
-        v[f"{k}_qce0"] = fmt(g["q_ce_on_zeros"]["mean"], 2)
-        v[f"{k}_nseeds"] = str(len(g["seeds"]))
-        v[f"{k}_split_p0"] = fmt(g["zero_code_p0"]["mean"], 2)
-        v[f"{k}_split_p12"] = fmt(g["other_code_p12"]["mean"], 2)
+            sh.num(f"{k}_{name}", g[name]["mean"])
+            sh.num(f"{k}_{name}_lo", g[name]["lo"])
+            sh.num(f"{k}_{name}_hi", g[name]["hi"])
+        sh.num(f"{k}_score", g["score_2class"]["mean"])
+        sh.num(f"{k}_qce0", g["q_ce_on_zeros"]["mean"], 2)
+        sh.text(f"{k}_nseeds", str(len(g["seeds"])))
+        sh.num(f"{k}_split_p0", g["zero_code_p0"]["mean"], 2)
+        sh.num(f"{k}_split_p12", g["other_code_p12"]["mean"], 2)
         for c, row in enumerate(g["p_digit_given_code"]):
             code = "AB"[c] if len(g["p_digit_given_code"]) == 2 else str(c)
             for digit, name in FREQ_NAMES.items():
-                v[f"{k}_p{code}_{name}"] = fmt(row[digit], 2)
+                sh.num(f"{k}_p{code}_{name}", row[digit], 2)
     for (exp, variant), lams in variants.items():
-        v[f"{exp}_{variant.replace('-', '_')}_lambdas"] = ",".join(lam_key(x) for x in sorted(lams))
+        sh.text(f"{exp}_{variant.replace('-', '_')}_lambdas",
+                ",".join(lam_key(x) for x in sorted(lams)))
     acgan = sorted((g for g in summary["groups"]
                     if g["experiment"] == "overlap" and g["variant"] == "acgan"),
                    key=lambda g: g["lam"])
-    v["overlap_acgan_spearman"] = fmt(spearman([g["lam"] for g in acgan],
-                                               [g["zeros"]["mean"] for g in acgan]), 2)
-    steps_per_s = [r["steps_per_s"] for r in summary["runs"]]
-    v["train_steps_per_s"] = fmt(float(np.mean(steps_per_s)), 1)
-    v["n_runs"] = str(len(summary["runs"]))
-    total = sum(summary["timing"].values())
-    v["wall_total_min"] = fmt(total / 60, 1)
+    sh.num("overlap_acgan_spearman", spearman([g["lam"] for g in acgan],
+                                              [g["zeros"]["mean"] for g in acgan]), 2)
+    sh.text("train_steps_per_s", fmt(float(np.mean([r["steps_per_s"] for r in summary["runs"]])), 1))
+    sh.text("n_runs", str(len(summary["runs"])))
+    sh.text("wall_total_min", fmt(sum(summary["timing"].values()) / 60, 1))
     for stage, secs in summary["timing"].items():
-        v[f"wall_{stage}_min"] = fmt(secs / 60, 1)
+        sh.text(f"wall_{stage}_min", fmt(secs / 60, 1))
     for key, value in provenance.items():
-        v[f"prov_{key}"] = str(value)
-    return v
+        sh.text(f"prov_{key}", str(value))
+    return sh.numbers, sh.values
 
 
 def write_values(profile_dir: Path, summary: dict, provenance: dict) -> dict[str, str]:
-    values = flatten(summary, provenance)
+    numbers, values = flatten(summary, provenance)
     write_json(profile_dir / "summary.json", summary)
+    write_json(profile_dir / "numbers.json", numbers)
     write_json(profile_dir / "values.json", values)
     return values
