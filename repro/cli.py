@@ -172,12 +172,12 @@ def do_evaluate(profile, dev, pdir) -> None:
         evaluator, ev_metrics = load_classifier(profile, pdir, "evaluator", dev, factory)
         ab, ab_metrics = load_classifier(profile, pdir, "ab", dev, factory)
         task = bar.add_task("sampling and measuring runs", total=len(cfg.runs(profile)))
-        keys = [ev_metrics["key"], ab_metrics["key"]]
+        keys = [ev_metrics["trained"], ab_metrics["trained"]]
         for run in cfg.runs(profile):
             if not is_evaluated(run, pdir, keys):
                 evaluate_run(run, pdir, dev, evaluator, ab, keys)
             bar.advance(task)
-    reference = real_reference(evaluator, ab, ev_metrics, dev)
+    reference = real_reference(evaluator, ab, ev_metrics, dev, pdir)
     timing = {
         "train": sum(read_json(pdir / "runs" / r.id / "train.json")["wall_s"]
                      for r in cfg.runs(profile)),

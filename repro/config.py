@@ -33,7 +33,12 @@ PROFILES: dict[str, dict] = {
                 "infogan": dict(lambdas=[1], seeds=[0]),
                 "acgan": dict(lambdas=[0, 2], seeds=[0]),
             },
+            "full": {
+                "gan": dict(lambdas=[0], seeds=[0]),
+                "acgan": dict(lambdas=[2], seeds=[0]),
+            },
         },
+        "experiment_settings": {"full": dict(samples=3000)},
     },
     "quick": {
         "gan": dict(z_dim=64, width=16, batch=64, steps=10_000, lr=3e-4, beta1=0.5,
@@ -53,7 +58,13 @@ PROFILES: dict[str, dict] = {
                 "acgan-authors": dict(lambdas=[2], seeds=[0]),
                 "acgan-nodropout": dict(lambdas=[2], seeds=[0]),
             },
+            "full": {
+                "gan": dict(lambdas=[0], seeds=[0, 1]),
+                "acgan": dict(lambdas=[1, 2], seeds=[0, 1]),
+            },
         },
+        # full MNIST: ≥ 2,000 samples labelled 1 per run for the serif share
+        "experiment_settings": {"full": dict(steps=8000, samples=30_000)},
     },
     "paper": {
         "gan": dict(z_dim=100, width=64, batch=64, steps=50_000, lr=2e-4, beta1=0.5,
@@ -72,7 +83,12 @@ PROFILES: dict[str, dict] = {
                 "acgan-authors": dict(lambdas=[2], seeds=[0, 1, 2]),
                 "acgan-nodropout": dict(lambdas=[2], seeds=[0, 1, 2]),
             },
+            "full": {
+                "gan": dict(lambdas=[0], seeds=[0, 1, 2]),
+                "acgan": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
+            },
         },
+        "experiment_settings": {"full": dict(samples=30_000)},
     },
 }
 
@@ -80,6 +96,7 @@ PROFILES: dict[str, dict] = {
 # Experiments: which data set a GAN learns, and how many codes its generator gets.
 EXPERIMENTS: dict[str, dict] = {
     "overlap": dict(dataset="overlap_mnist", n_codes=2),
+    "full": dict(dataset="mnist", n_codes=10),
 }
 
 # Variants: an objective (see repro/objectives.py) plus overrides of the profile's settings.
@@ -119,7 +136,7 @@ class Run:
             "variant": self.variant, "objective": objective,
             "lam": float(self.lam), "seed": int(self.seed),
             "data_limit": p["data_limit"], "samples": p["samples"],
-            **p["gan"], **variant,
+            **p["gan"], **p.get("experiment_settings", {}).get(self.experiment, {}), **variant,
         }
 
     def key(self, code_fingerprint: str) -> str:

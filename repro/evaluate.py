@@ -131,7 +131,7 @@ def load_classifier(profile: str, profile_dir: Path, name: str, device: torch.de
     settings = PROFILES[profile]["classifiers"][name]
     net = Classifier(n_classes, settings["width"]).to(device)
     done = d / "done.json"
-    if not (done.exists() and read_json(done).get("key") == key):
+    if not (done.exists() and read_json(done).get("key") == key and (d / "model.pt").exists()):
         progress = progress_factory(f"classifier {name}", settings["steps"]) \
             if progress_factory else None
         result = train_classifier(profile, name, device, progress)
@@ -144,7 +144,10 @@ def load_classifier(profile: str, profile_dir: Path, name: str, device: torch.de
                                         "provenance": provenance(device)})
         write_json(done, {"key": key})
     net.load_state_dict(torch.load(d / "model.pt", map_location=device, weights_only=True))
-    return net.eval(), read_json(d / "metrics.json")
+    metrics = read_json(d / "metrics.json")
+    # identifies this trained network (its record holds its wall time), not only its config
+    metrics["trained"] = hashlib.sha256((d / "metrics.json").read_bytes()).hexdigest()[:16]
+    return net.eval(), metrics
 
 
 @torch.no_grad()
@@ -185,14 +188,24 @@ def q_cross_entropy(D, images: torch.Tensor, codes: torch.Tensor, device) -> flo
     return float(F.cross_entropy(q, codes.to(device)).cpu())
 
 
-def evaluation_key(run: Run, classifier_keys: list[str]) -> str:
-    """Metrics are current while the run and both classifiers are unchanged."""
-    return config_hash({"run": run_key(run), "classifiers": classifier_keys})
+def evaluation_key(run: Run, classifier_keys: list[str], profile_dir: Path) -> str:
+    """Metrics are current while the run's training record and both classifiers are the
+    ones they were measured with (a retrained run or classifier invalidates them)."""
+    record = run_dir(profile_dir, run) / "train.json"
+    trained = hashlib.sha256(record.read_bytes()).hexdigest() if record.exists() else None
+    return config_hash({"run": run_key(run), "trained": trained, "classifiers": classifier_keys})
 
 
 def is_evaluated(run: Run, profile_dir: Path, classifier_keys: list[str]) -> bool:
     path = run_dir(profile_dir, run) / "metrics.json"
-    return path.exists() and read_json(path).get("key") == evaluation_key(run, classifier_keys)
+    return path.exists() and \
+        read_json(path).get("key") == evaluation_key(run, classifier_keys, profile_dir)
+
+
+def save_npz(path: Path, **arrays) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
 
 def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab,
@@ -204,23 +217,31 @@ def evaluate_run(run: Run, profile_dir: Path, device, evaluator, ab,
     images, codes = sample(G, s["samples"], device)
     digit_probs = predict(evaluator, images, device)
     digits = digit_probs.argmax(1)
-    ab_probs = predict(ab, images, device) if s["n_codes"] == 2 else None
-    zeros = torch.from_numpy(digits == 0)
+    d = run_dir(profile_dir, run)
     metrics = {
-        "id": run.id, "key": evaluation_key(run, list(classifier_keys)),
+        "id": run.id, "key": evaluation_key(run, list(classifier_keys), profile_dir),
         "experiment": s["experiment"],
         "variant": s["variant"], "lam": s["lam"], "seed": s["seed"], "n_samples": len(images),
-        "frequency": relative_frequency(digits, [0, 1, 2]),
-        "p_digit_given_code": conditional_table(digits, codes.numpy(), s["n_codes"], [0, 1, 2]),
-        "score_2class": inception_score(ab_probs)[0] if ab_probs is not None else None,
-        "q_ce_on_zeros": q_cross_entropy(D, images[zeros][:2000], codes[zeros][:2000], device),
         "q_ce_on_all": q_cross_entropy(D, images[:2000], codes[:2000], device),
     }
-    grid, grid_codes = sample_fixed_per_code(G, 64, device, GRID_SEED)
-    d = run_dir(profile_dir, run)
-    with atomic_path(d / "grid.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, images=grid.numpy(), codes=grid_codes.numpy())
+    if s["experiment"] == "overlap":
+        zeros = torch.from_numpy(digits == 0)
+        metrics.update({
+            "frequency": relative_frequency(digits, [0, 1, 2]),
+            "p_digit_given_code": conditional_table(digits, codes.numpy(), 2, [0, 1, 2]),
+            "score_2class": inception_score(predict(ab, images, device))[0],
+            "q_ce_on_zeros": q_cross_entropy(D, images[zeros][:2000], codes[zeros][:2000],
+                                             device),
+        })
+        grid, grid_codes = sample_fixed_per_code(G, 64, device, GRID_SEED)
+    else:
+        from .full_mnist import full_metrics
+        full = full_metrics(images.numpy(), digit_probs)
+        save_npz(d / "ones.npz", images=full.pop("_first_ones"), scores=full.pop("_first_scores"))
+        metrics.update(full)
+        metrics["code_accuracy"] = float(np.mean(digits == codes.numpy()))
+        grid, grid_codes = sample_fixed_per_code(G, 8, device, GRID_SEED)
+    save_npz(d / "grid.npz", images=grid.numpy(), codes=grid_codes.numpy())
     metrics["wall_s"] = round(time.time() - start, 2)
     write_json(d / "metrics.json", metrics)
     return metrics
@@ -235,7 +256,7 @@ def sample_fixed_per_code(G, per_code: int, device, seed: int):
     return to_uint8(G(z.to(device), codes.to(device))).cpu(), codes
 
 
-def real_reference(evaluator, ab, evaluator_metrics: dict, device) -> dict:
+def real_reference(evaluator, ab, evaluator_metrics: dict, device, profile_dir: Path) -> dict:
     """The real data's numbers, against which every run is read."""
     train_images, train_digits = data_mod.load_mnist("train")
     _, train_codes, train_ov_digits = data_mod.overlap_mnist(train_images, train_digits)
@@ -253,4 +274,24 @@ def real_reference(evaluator, ab, evaluator_metrics: dict, device) -> dict:
         "ab_test_accuracy": float((ab_probs.argmax(1) == ov_codes.numpy()).mean()),
         "ab_mean_p_on_zeros": float(ab_probs[ov_digits.numpy() == 0, 0].mean()),
         "evaluator_test_accuracy": evaluator_metrics["test_accuracy"],
+        "full": full_reference(evaluator, device, profile_dir),
     }
+
+
+def full_reference(evaluator, device, profile_dir: Path) -> dict:
+    """The real data's full-MNIST numbers: the test split through the evaluator, and the
+    serif score on every real training 1 (labels, not predictions)."""
+    from .full_mnist import SERIF_THRESHOLD, full_metrics, ones_summary, serif_scores
+    test_images, _ = data_mod.load_mnist("test")
+    probs = predict(evaluator, test_images, device)
+    test = full_metrics(test_images.numpy(), probs)
+    test.pop("_first_ones"), test.pop("_first_scores")
+    train_images, train_digits = data_mod.load_mnist("train")
+    ones = ones_summary(train_images.numpy(), train_digits.numpy())
+    all_ones = train_images[train_digits == 1].numpy()
+    scores = serif_scores(all_ones)
+    flagged = all_ones[scores >= SERIF_THRESHOLD][:100]
+    plain = all_ones[scores < SERIF_THRESHOLD][:100]
+    save_npz(profile_dir / "reference_ones.npz", ones=ones.pop("first_ones"),
+             scores=ones.pop("first_scores"), flagged=flagged, plain=plain)
+    return {"test": test, "train_ones": ones}

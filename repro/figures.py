@@ -110,10 +110,113 @@ def samples_overlap(profile_dir: Path, out: Path) -> None:
     _save(fig, out)
 
 
+def _mosaic(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Up to rows×cols 28×28 images as one white-background mosaic (blank cells stay white)."""
+    canvas = np.zeros((rows * cols, 28, 28), np.uint8)
+    canvas[:min(len(images), rows * cols)] = images[:rows * cols]
+    return 255 - canvas.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
+
+
+def _ones_panel(ax, images, title, rows=10, cols=20):
+    ax.imshow(_mosaic(images, rows, cols), cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=7)
+    ax.set_xticks([]), ax.set_yticks([])
+    if len(images) == 0:
+        ax.text(0.5, 0.5, "no sample labelled 1", ha="center", va="center",
+                transform=ax.transAxes, fontsize=7)
+
+
+def _full_group(summary, variant, lam):
+    return next((g for g in summary["groups"] if g["experiment"] == "full"
+                 and g["variant"] == variant and g["lam"] == lam), None)
+
+
+def _full_models(summary):
+    """(label, variant, λ) of the full-MNIST models present, in reading order."""
+    out = []
+    for variant, lam in [("gan", 0), ("acgan", 1), ("acgan", 2)]:
+        if _full_group(summary, variant, lam):
+            out.append((LABELS[variant] + ("" if variant == "gan" else f" $\\lambda_m={lam}$"),
+                        variant, lam))
+    return out
+
+
+def serif_validation(profile_dir: Path, out: Path) -> None:
+    """Real training 1s that the serif score flags (top) and does not flag (bottom)."""
+    summary = read_json(profile_dir / "summary.json")
+    ref = np.load(profile_dir / "reference_ones.npz")
+    share = summary["reference"]["full"]["train_ones"]["serif_share"]
+    fig, axes = plt.subplots(2, 1, figsize=(5.5, 1.9))
+    _ones_panel(axes[0], ref["flagged"], f"flagged as serifed ({100 * share:.1f}% of the "
+                f"real training 1s)", rows=2, cols=25)
+    _ones_panel(axes[1], ref["plain"], "not flagged", rows=2, cols=25)
+    _save(fig, out)
+
+
+def ones_real_vs_models(profile_dir: Path, out: Path) -> None:
+    """200 real 1s beside 200 samples labelled 1 by the evaluator, per model (seed 0)."""
+    summary = read_json(profile_dir / "summary.json")
+    ref = np.load(profile_dir / "reference_ones.npz")
+    real_share = summary["reference"]["full"]["train_ones"]["serif_share"]
+    panels = [(f"real ({100 * real_share:.1f}% serifed)", ref["ones"])]
+    for label, variant, lam in _full_models(summary):
+        g = _full_group(summary, variant, lam)
+        run_id = f"full/{variant}/lambda={format_lambda(lam)}/seed={min(g['seeds'])}"
+        share = g["serif_pooled"]["share"]
+        shown = "n/a" if share is None else f"{100 * share:.1f}%"
+        panels.append((f"{label} ({shown} serifed)",
+                       np.load(profile_dir / "runs" / run_id / "ones.npz")["images"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 1.2))
+    for ax, (title, images) in zip(np.atleast_1d(axes), panels):
+        _ones_panel(ax, images, title)
+    _save(fig, out)
+
+
+def entropy_histogram(profile_dir: Path, out: Path) -> None:
+    """The evaluator's predictive entropy: real test digits against each model's samples."""
+    from .full_mnist import ENTROPY_BINS, ENTROPY_THRESHOLD
+    summary = read_json(profile_dir / "summary.json")
+    fig, ax = plt.subplots(figsize=(3.3, 2.2))
+    centres = (ENTROPY_BINS[1:] + ENTROPY_BINS[:-1]) / 2
+    real = np.array(summary["reference"]["full"]["test"]["entropy"]["histogram"], float)
+    ax.step(centres, real / real.sum(), where="mid", color="k", ls="--", label="real test")
+    for (label, variant, lam), color in zip(_full_models(summary), ["#1f77b4", "#ff7f0e", "#d62728"]):
+        h = np.array(_full_group(summary, variant, lam)["entropy_histogram"], float)
+        ax.step(centres, h / max(h.sum(), 1), where="mid", color=color, label=label)
+    ax.axvline(ENTROPY_THRESHOLD, color="grey", lw=0.6, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"evaluator entropy $H(p(y\mid x))$ [nats]")
+    ax.set_ylabel("fraction of samples")
+    ax.legend(frameon=False, fontsize=6)
+    _save(fig, out)
+
+
+def class_frequency_full(profile_dir: Path, out: Path) -> None:
+    """How often each digit is drawn (10-way evaluator), per model, against uniform."""
+    summary = read_json(profile_dir / "summary.json")
+    models = _full_models(summary)
+    fig, ax = plt.subplots(figsize=(3.3, 2.0))
+    width = 0.8 / max(len(models), 1)
+    for i, (label, variant, lam) in enumerate(models):
+        freq = _full_group(summary, variant, lam)["class_frequency"]
+        ax.bar(np.arange(10) + (i - (len(models) - 1) / 2) * width,
+               [freq[str(d)]["mean"] for d in range(10)], width, label=label)
+    ax.axhline(0.1, color="k", ls="--", lw=0.8, label="uniform")
+    ax.set_xticks(range(10))
+    ax.set_xlabel("digit (evaluator)")
+    ax.set_ylabel("relative frequency")
+    ax.legend(frameon=False, fontsize=6, ncol=2)
+    _save(fig, out)
+
+
 FIGURES = {
     "frequency_vs_lambda": frequency_vs_lambda,
     "score_vs_lambda": score_vs_lambda,
     "samples_overlap": samples_overlap,
+    "serif_validation": serif_validation,
+    "ones_real_vs_models": ones_real_vs_models,
+    "entropy_histogram": entropy_histogram,
+    "class_frequency_full": class_frequency_full,
 }
 
 

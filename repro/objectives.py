@@ -108,5 +108,9 @@ _SHARED = (DBatch, GBatch, adversarial_d, adversarial_g, classify_real, classify
 
 def objective_source(name: str) -> str:
     """The source code that defines one objective: changing it retrains its runs only."""
-    obj = OBJECTIVES[name]
-    return "\n".join(inspect.getsource(f) for f in (*_SHARED, obj.d_loss, obj.g_loss))
+    return _SOURCES[name]
+
+
+# read at import, so that editing this file during a long run cannot change its key
+_SOURCES = {name: "\n".join(inspect.getsource(f) for f in (*_SHARED, o.d_loss, o.g_loss))
+            for name, o in OBJECTIVES.items()}

@@ -29,12 +29,11 @@ class NonFiniteLoss(RuntimeError):
 def code_fingerprint(objective: str) -> str:
     """Hash of the code that defines a run: its networks, the training loop, its objective.
 
-    Editing anything else (evaluation, figures, the CLI) never forces a retrain.
+    Editing anything else (evaluation, figures, the CLI) never forces a retrain.  The
+    source is read once, at import (see the end of this module): a file edited while a
+    long run trains must not change the key recorded for the code that actually ran.
     """
-    from . import models
-    parts = [models.Generator, models.Discriminator, models.Dropout, models.to_unit,
-             build_models, _dataset, train]
-    src = "\n".join(inspect.getsource(p) for p in parts) + objective_source(objective)
+    src = _TRAINING_SOURCE + objective_source(objective)
     return hashlib.sha256(src.encode()).hexdigest()[:16]
 
 
@@ -47,8 +46,11 @@ def run_dir(profile_dir: Path, run: Run) -> Path:
 
 
 def is_trained(profile_dir: Path, run: Run) -> bool:
-    done = run_dir(profile_dir, run) / "done.json"
-    return done.exists() and read_json(done).get("key") == run_key(run)
+    """Its done.json holds the current key and its weights are there (a fresh clone has the
+    committed metrics of a run but not its weights: it is not trained)."""
+    d = run_dir(profile_dir, run)
+    return (d / "done.json").exists() and (d / "model.pt").exists() and \
+        read_json(d / "done.json").get("key") == run_key(run)
 
 
 @functools.lru_cache(maxsize=4)
@@ -167,3 +169,13 @@ def load_models(run: Run, profile_dir: Path, device: torch.device):
                        weights_only=True)
     G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
     return G.eval(), D.eval()
+
+
+def _training_source() -> str:
+    from . import models
+    parts = [models.Generator, models.Discriminator, models.Dropout, models.to_unit,
+             build_models, _dataset, train]
+    return "\n".join(inspect.getsource(p) for p in parts)
+
+
+_TRAINING_SOURCE = _training_source()

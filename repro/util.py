@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -67,7 +68,9 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
+    """The commit of the code this process loaded (read once, at import of this module)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
                              capture_output=True, text=True, timeout=10)
@@ -97,3 +100,6 @@ def provenance(device: torch.device) -> dict:
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
     }
+
+
+git_commit()     # pin it now: HEAD may move while a long run trains

@@ -30,30 +30,51 @@ def summarize(profile: str, profile_dir: Path, reference: dict, timing: dict) ->
     groups: dict[tuple, list[dict]] = {}
     run_rows = []
     for run in runs(profile):
-        m_path = profile_dir / "runs" / run.id / "metrics.json"
-        t_path = profile_dir / "runs" / run.id / "train.json"
-        m, t = read_json(m_path), read_json(t_path)
+        m = read_json(profile_dir / "runs" / run.id / "metrics.json")
+        t = read_json(profile_dir / "runs" / run.id / "train.json")
         groups.setdefault((run.experiment, run.variant, run.lam), []).append(m)
-        run_rows.append({"id": run.id, "wall_s": t["wall_s"], "steps_per_s": t["steps_per_s"],
-                         "zeros": m["frequency"]["0"], "score_2class": m["score_2class"],
-                         "q_ce_on_zeros": m["q_ce_on_zeros"]})
+        run_rows.append({"id": run.id, "experiment": run.experiment, "wall_s": t["wall_s"],
+                         "steps_per_s": t["steps_per_s"]})
     out = []
     for (exp, variant, lam), ms in groups.items():
         g = {"experiment": exp, "variant": variant, "lam": lam, "key": group_key(exp, variant, lam),
              "seeds": [m["seed"] for m in ms]}
-        for digit, name in FREQ_NAMES.items():
-            g[name] = _stat([m["frequency"][digit] for m in ms])
-        g["score_2class"] = _stat([m["score_2class"] for m in ms])
-        g["q_ce_on_zeros"] = _stat([m["q_ce_on_zeros"] for m in ms])
-        g["zero_code_p0"], g["other_code_p12"] = _stat_pair([code_split(m) for m in ms])
-        n_codes = len(ms[0]["p_digit_given_code"])
-        g["p_digit_given_code"] = [
-            {d: float(np.mean([m["p_digit_given_code"][c][d] for m in ms])) for d in FREQ_NAMES}
-            for c in range(n_codes)]
+        g.update(overlap_group(ms) if exp == "overlap" else full_group(ms))
         out.append(g)
     return {"profile": profile, "reference": reference, "groups": out, "runs": run_rows,
             "timing": timing, "settings": PROFILES[profile]["gan"],
+            "experiment_settings": PROFILES[profile].get("experiment_settings", {}),
             "classifiers": PROFILES[profile]["classifiers"]}
+
+
+def overlap_group(ms: list[dict]) -> dict:
+    g = {name: _stat([m["frequency"][digit] for m in ms]) for digit, name in FREQ_NAMES.items()}
+    g["score_2class"] = _stat([m["score_2class"] for m in ms])
+    g["q_ce_on_zeros"] = _stat([m["q_ce_on_zeros"] for m in ms])
+    g["zero_code_p0"], g["other_code_p12"] = _stat_pair([code_split(m) for m in ms])
+    g["p_digit_given_code"] = [
+        {d: float(np.mean([m["p_digit_given_code"][c][d] for m in ms])) for d in FREQ_NAMES}
+        for c in range(len(ms[0]["p_digit_given_code"]))]
+    return g
+
+
+def full_group(ms: list[dict]) -> dict:
+    """Seed statistics, and the serif share pooled over seeds with a binomial interval."""
+    from .full_mnist import wilson_interval
+    k, n = sum(m["n_serifed"] for m in ms), sum(m["n_ones"] for m in ms)
+    lo, hi = wilson_interval(k, n)
+    return {
+        "serif_pooled": {"k": k, "n": n, "share": k / n if n else None, "lo": lo, "hi": hi},
+        "serif": _stat([m["serif_share"] for m in ms]),
+        "entropy_mean": _stat([m["entropy"]["mean"] for m in ms]),
+        "entropy_share": _stat([m["entropy"]["share_above"] for m in ms]),
+        "entropy_histogram": np.sum([m["entropy"]["histogram"] for m in ms], axis=0).tolist(),
+        "score_10class": _stat([m["score_10class"] for m in ms]),
+        "score_10class_std": float(np.mean([m["score_10class_std"] for m in ms])),
+        "class_frequency": {d: _stat([m["class_frequency"][d] for m in ms])
+                            for d in ms[0]["class_frequency"]},
+        "code_accuracy": _stat([m["code_accuracy"] for m in ms]),
+    }
 
 
 def code_split(metrics: dict) -> tuple[float, float]:
@@ -147,13 +168,16 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
     for g in summary["groups"]:
         k = g["key"]
         variants.setdefault((g["experiment"], g["variant"]), []).append(g["lam"])
+        sh.text(f"{k}_nseeds", str(len(g["seeds"])))
+        if g["experiment"] == "full":
+            full_values(sh, k, g)
+            continue
         for name in FREQ_NAMES.values():
             sh.num(f"{k}_{name}", g[name]["mean"])
             sh.num(f"{k}_{name}_lo", g[name]["lo"])
             sh.num(f"{k}_{name}_hi", g[name]["hi"])
         sh.num(f"{k}_score", g["score_2class"]["mean"])
         sh.num(f"{k}_qce0", g["q_ce_on_zeros"]["mean"], 2)
-        sh.text(f"{k}_nseeds", str(len(g["seeds"])))
         sh.num(f"{k}_split_p0", g["zero_code_p0"]["mean"], 2)
         sh.num(f"{k}_split_p12", g["other_code_p12"]["mean"], 2)
         for c, row in enumerate(g["p_digit_given_code"]):
@@ -163,6 +187,8 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
     for (exp, variant), lams in variants.items():
         sh.text(f"{exp}_{variant.replace('-', '_')}_lambdas",
                 ",".join(lam_key(x) for x in sorted(lams)))
+    if "full" in ref:
+        full_reference_values(sh, ref["full"])
     acgan = sorted((g for g in summary["groups"]
                     if g["experiment"] == "overlap" and g["variant"] == "acgan"),
                    key=lambda g: g["lam"])
@@ -170,12 +196,49 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
                                               [g["zeros"]["mean"] for g in acgan]), 2)
     sh.text("train_steps_per_s", fmt(float(np.mean([r["steps_per_s"] for r in summary["runs"]])), 1))
     sh.text("n_runs", str(len(summary["runs"])))
+    full_settings = {**st, **summary.get("experiment_settings", {}).get("full", {})}
+    sh.text("full_steps", thousands(full_settings["steps"]))
+    sh.text("full_samples", thousands(full_settings.get("samples", PROFILES[summary["profile"]]["samples"])))
+    for exp in {r["experiment"] for r in summary["runs"]}:
+        secs = sum(r["wall_s"] for r in summary["runs"] if r["experiment"] == exp)
+        sh.text(f"wall_train_{exp}_min", fmt(secs / 60, 1))
     sh.text("wall_total_min", fmt(sum(summary["timing"].values()) / 60, 1))
     for stage, secs in summary["timing"].items():
         sh.text(f"wall_{stage}_min", fmt(secs / 60, 1))
     for key, value in provenance.items():
         sh.text(f"prov_{key}", str(value))
     return sh.numbers, sh.values
+
+
+def full_values(sh: Sheet, k: str, g: dict) -> None:
+    sp = g["serif_pooled"]
+    sh.num(f"{k}_serif", sp["share"], 3)
+    sh.num(f"{k}_serif_lo", sp["lo"], 3)
+    sh.num(f"{k}_serif_hi", sp["hi"], 3)
+    sh.text(f"{k}_nones", thousands(sp["n"]))
+    sh.text(f"{k}_nserifed", str(sp["k"]))
+    sh.num(f"{k}_entropy_mean", g["entropy_mean"]["mean"], 3)
+    sh.num(f"{k}_entropy_share", g["entropy_share"]["mean"], 3)
+    sh.num(f"{k}_score10", g["score_10class"]["mean"], 2)
+    sh.num(f"{k}_score10_std", g["score_10class_std"], 2)
+    sh.num(f"{k}_code_accuracy", g["code_accuracy"]["mean"], 3)
+    freqs = [f["mean"] for f in g["class_frequency"].values()]
+    sh.num(f"{k}_freq_min", min(freqs), 3)
+    sh.num(f"{k}_freq_max", max(freqs), 3)
+    sh.num(f"{k}_freq_one", g["class_frequency"]["1"]["mean"], 3)
+
+
+def full_reference_values(sh: Sheet, ref: dict) -> None:
+    test, ones = ref["test"], ref["train_ones"]
+    sh.num("real_full_entropy_mean", test["entropy"]["mean"], 3)
+    sh.num("real_full_entropy_share", test["entropy"]["share_above"], 3)
+    sh.num("real_full_score10", test["score_10class"], 2)
+    sh.num("real_full_score10_std", test["score_10class_std"], 2)
+    sh.num("real_full_serif", ones["serif_share"], 3)
+    sh.num("real_full_serif_lo", ones["serif_lo"], 3)
+    sh.num("real_full_serif_hi", ones["serif_hi"], 3)
+    sh.text("real_full_nones", thousands(ones["n_ones"]))
+    sh.num("real_full_test_serif", test["serif_share"], 3)
 
 
 def write_values(profile_dir: Path, summary: dict, provenance: dict) -> dict[str, str]:
