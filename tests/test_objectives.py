@@ -131,3 +131,25 @@ def test_mean_interval():
     m, lo, hi = mean_interval([1.0, 3.0])
     assert m == 2.0 and lo < 1.0 and hi > 3.0
     assert mean_interval([0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_every_declared_run_builds_its_networks():
+    """All profiles, paper included (never trained in CI): settings resolve, nets run."""
+    from repro.config import PROFILES, runs
+    from repro.train import build_models, run_key
+    seen = set()
+    for profile in PROFILES:
+        ids = [r.id for r in runs(profile)]
+        assert len(ids) == len(set(ids)), profile
+        for run in runs(profile):
+            s = run.settings
+            assert s["objective"] in OBJECTIVES
+            run_key(run)
+            shape = (s["z_dim"], s["n_codes"], s["width"], s["dropout_in"], s["dropout"])
+            if shape in seen:
+                continue
+            seen.add(shape)
+            G, D = build_models(s, torch.device("cpu"))
+            x = G(torch.randn(2, s["z_dim"]), torch.tensor([0, 1]))
+            d, q = D(x)
+            assert x.shape == (2, 1, 28, 28) and d.shape == (2,) and q.shape == (2, s["n_codes"])
