@@ -61,9 +61,30 @@ def resolve_profile(profile: str, quiet: bool = False) -> str:
     return cfg.check_profile(profile)
 
 
+_LOCKS = []
+
+
+def lock_profile_dir(pdir: Path) -> None:
+    """One writer per artifacts folder: a second `make all` stops at once, clearly."""
+    import fcntl
+    pdir.mkdir(parents=True, exist_ok=True)
+    f = open(pdir / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        raise ConfigError(f"another repro command (pid {holder}) is writing {pdir}: "
+                          f"wait for it to finish") from None
+    f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+    _LOCKS.append(f)          # held until this process exits
+
+
 def setup(profile: str, device: str, artifacts: Optional[Path], mirror=None, data_dir=None,
-          quiet=False):
-    """Resolve the profile, the device and the folders; print what was chosen."""
+          quiet=False, write=True):
+    """Resolve the profile, the device and the folders; print what was chosen.
+
+    Commands that write artifacts (`write`) take the artifacts folder's lock."""
     from .util import pick_device
     if mirror:
         os.environ["REPRO_MNIST_MIRROR"] = str(mirror)
@@ -74,6 +95,8 @@ def setup(profile: str, device: str, artifacts: Optional[Path], mirror=None, dat
     if not quiet:
         console.print(f"device: [bold]{dev}[/]")
     root = Path(artifacts) if artifacts else ROOT / "artifacts"
+    if write:
+        lock_profile_dir(root / profile)
     return profile, dev, root / profile
 
 
@@ -306,7 +329,7 @@ def all_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
 def list_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
     """Every run's stable id, and whether it is trained."""
     from .train import is_trained
-    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True, write=False)
     for run in cfg.runs(profile):
         typer.echo(f"{run.id:40s} {'trained' if is_trained(pdir, run) else 'not trained'}")
 
@@ -326,7 +349,7 @@ def sample_cmd(run_id: Annotated[str, typer.Argument(help="e.g. overlap/acgan/la
     from .util import atomic_path
     if n <= 0:
         raise ConfigError(f"--n must be positive, got {n}")
-    profile, dev, pdir = setup(profile, device, artifacts, quiet=True)
+    profile, dev, pdir = setup(profile, device, artifacts, quiet=True, write=False)
     run = cfg.find_run(profile, run_id)
     if not is_trained(pdir, run):
         raise ConfigError(f"run {run_id} is not trained: "
@@ -350,7 +373,7 @@ def verify_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None,
     from rich.table import Table
     from .util import read_json
     from .verify import check_claims, compare_with
-    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True, write=False)
     if not (pdir / "numbers.json").exists():
         raise ConfigError(f"{pdir / 'numbers.json'} is missing: run `repro evaluate` first")
     numbers = read_json(pdir / "numbers.json")
@@ -387,7 +410,7 @@ def readme_cmd(profile: Annotated[str, typer.Option("--profile", "-p")] = "quick
     """Regenerate the README's results table from a profile's values.json."""
     from .readme import update_readme
     from .util import read_json
-    _, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
+    _, _, pdir = setup(profile, "cpu", artifacts, quiet=True, write=False)
     if not (pdir / "values.json").exists():
         raise ConfigError(f"{pdir / 'values.json'} is missing: run `repro evaluate` first")
     changed = update_readme(read_json(pdir / "values.json"), profile)

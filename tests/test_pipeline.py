@@ -102,3 +102,19 @@ def test_bad_input_is_one_line_and_exit_2(smoke_artifacts, tmp_path):
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "samples.npz").exists()
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    import fcntl
+    from conftest import repro
+    pdir = tmp_path / "smoke"
+    pdir.mkdir()
+    with open(pdir / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("12345")
+        held.flush()
+        proc = repro("figures", "--profile", "smoke", "--artifacts", str(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert "another repro command (pid 12345) is writing" in proc.stderr
+    # reading is never blocked
+    assert repro("list", "--profile", "smoke", "--artifacts", str(tmp_path)).returncode == 0
