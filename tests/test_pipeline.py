@@ -118,3 +118,22 @@ def test_a_second_writer_is_refused(tmp_path):
     assert "another repro command (pid 12345) is writing" in proc.stderr
     # reading is never blocked
     assert repro("list", "--profile", "smoke", "--artifacts", str(tmp_path)).returncode == 0
+
+
+def test_non_finite_loss_stops_the_run_naming_step_and_term(mirror, tmp_path, monkeypatch):
+    from repro import objectives
+    from repro.train import train_guarded
+
+    def broken_g(b, lam, loss):
+        terms = objectives.entropy_g(b, lam, loss)
+        terms["q_fake"] = terms["q_fake"] * float("nan")
+        return terms
+    monkeypatch.setitem(objectives.OBJECTIVES, "acgan",
+                        objectives.Objective(objectives.acgan_d, broken_g))
+    run = Run("smoke", "overlap", "acgan", 2, 0)
+    run_id, error, _ = train_guarded(run, tmp_path, torch.device("cpu"))
+    assert run_id == run.id
+    # checked once per log interval (no per-step sync): the NaN has reached D by then
+    import re
+    assert re.fullmatch(re.escape(run.id) + r": (D|G) loss term '\w+' is nan at step 10", error)
+    assert not is_trained(tmp_path, run) and not (tmp_path / "runs" / run.id).exists()
