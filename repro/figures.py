@@ -49,10 +49,15 @@ def frequency_vs_lambda(profile_dir: Path, out: Path) -> None:
     for digit, name in [("0", "zeros"), ("1", "ones"), ("2", "twos")]:
         _errorbars(ax, acgan, name, color=COLORS[digit], label=f"{digit}s")
         ax.axhline(ref[digit], color=COLORS[digit], ls="--", lw=0.8)
+    from .theory import predicted_zero_share
+    if acgan:
+        grid = np.linspace(0, max(g["lam"] for g in acgan), 200)
+        ax.plot(grid, [predicted_zero_share(x, ref["0"]) for x in grid], color=COLORS["0"],
+                ls=":", lw=1.0, label="0s, mean-field")
     ax.set_xlabel(r"$\lambda_m$")
     ax.set_ylabel("relative frequency")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, ncol=3, loc="upper left")
+    ax.legend(frameon=False, ncol=2, loc="upper left", fontsize=6)
     _save(fig, out)
 
 

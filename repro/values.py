@@ -189,6 +189,16 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
                 ",".join(lam_key(x) for x in sorted(lams)))
     if "full" in ref:
         full_reference_values(sh, ref["full"])
+    from .theory import predicted_zero_share, vanishing_lambda
+    a = ref["overlap_frequency"]["0"]
+    sh.num("theory_lambda_vanish", vanishing_lambda(a), 2)
+    gaps = []
+    for g in summary["groups"]:
+        if g["experiment"] == "overlap" and g["variant"] == "acgan":
+            predicted = predicted_zero_share(g["lam"], a)
+            sh.num(f"theory_zeros_lam{lam_key(g['lam'])}", predicted)
+            gaps.append(abs(g["zeros"]["mean"] - predicted))
+    sh.num("theory_max_gap", max(gaps) if gaps else None, 2)
     acgan = sorted((g for g in summary["groups"]
                     if g["experiment"] == "overlap" and g["variant"] == "acgan"),
                    key=lambda g: g["lam"])
