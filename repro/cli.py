@@ -22,7 +22,7 @@ from .config import ROOT, ConfigError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Reproduce 'AC-GAN Learns a Biased Distribution': train, measure, "
                        "draw, write.")
-console = Console(stderr=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="PROFILE",
                                          help="smoke | quick | paper | auto (paper on CUDA, "

@@ -256,7 +256,8 @@ def sample_fixed_per_code(G, per_code: int, device, seed: int):
     return to_uint8(G(z.to(device), codes.to(device))).cpu(), codes
 
 
-def real_reference(evaluator, ab, evaluator_metrics: dict, device, profile_dir: Path) -> dict:
+def real_reference(evaluator, ab, evaluator_metrics: dict, device,
+                   profile_dir: Path) -> dict:
     """The real data's numbers, against which every run is read."""
     train_images, train_digits = data_mod.load_mnist("train")
     _, train_codes, train_ov_digits = data_mod.overlap_mnist(train_images, train_digits)
