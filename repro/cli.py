@@ -371,12 +371,10 @@ def verify_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None,
     """Check every claim of the paper against the numbers; exit 1 if any fails."""
     import json
     from rich.table import Table
-    from .util import read_json
+    from .util import read_json, require
     from .verify import check_claims, compare_with
     profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True, write=False)
-    if not (pdir / "numbers.json").exists():
-        raise ConfigError(f"{pdir / 'numbers.json'} is missing: run `repro evaluate` first")
-    numbers = read_json(pdir / "numbers.json")
+    numbers = read_json(require(pdir / "numbers.json"))
     claims = check_claims(numbers)
     compared = compare_with(numbers, against, profile) if against else []
     failed = [r["id"] for r in claims + compared if r["status"] != "pass"]
@@ -409,11 +407,9 @@ def readme_cmd(profile: Annotated[str, typer.Option("--profile", "-p")] = "quick
                artifacts: ArtifactsOpt = None):
     """Regenerate the README's results table from a profile's values.json."""
     from .readme import update_readme
-    from .util import read_json
+    from .util import read_json, require
     _, _, pdir = setup(profile, "cpu", artifacts, quiet=True, write=False)
-    if not (pdir / "values.json").exists():
-        raise ConfigError(f"{pdir / 'values.json'} is missing: run `repro evaluate` first")
-    changed = update_readme(read_json(pdir / "values.json"), profile)
+    changed = update_readme(read_json(require(pdir / "values.json")), profile)
     console.print("README.md " + ("updated" if changed else "already current"))
 
 

@@ -7,6 +7,7 @@ decompressed file is checked for its md5 and its IDX shape before anything train
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -119,11 +120,19 @@ def prepare_mnist(root: Path | None = None, mirror: str | Path | None = None) ->
 
 
 def load_mnist(split: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N,28,28), labels int64 (N,)) of the 'train' or 'test' split."""
-    import torchvision
+    """(images uint8 (N,28,28), labels int64 (N,)) of the 'train' or 'test' split.
+
+    Verified and read once per process and folder; callers get the same (read-only) tensors.
+    """
     if split not in ("train", "test"):
         raise ValueError(f"unknown MNIST split {split!r}: use 'train' or 'test'")
-    root = prepare_mnist(root)
+    return _load_mnist(split, Path(root) if root else data_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_mnist(split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    import torchvision
+    prepare_mnist(root)
     ds = torchvision.datasets.MNIST(str(root), train=split == "train", download=False)
     return ds.data.clone(), ds.targets.clone()
 

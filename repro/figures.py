@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .config import format_lambda  # noqa: E402
-from .util import atomic_path, read_json  # noqa: E402
+from .util import atomic_path, read_json, require  # noqa: E402
 
 plt.rcParams.update({"font.size": 8, "font.family": "serif", "axes.spines.top": False,
                      "axes.spines.right": False, "savefig.bbox": "tight", "pdf.fonttype": 42})
@@ -233,9 +233,7 @@ def make_figure(profile_dir: Path, name: str) -> Path:
     if name not in FIGURES:
         from .config import ConfigError
         raise ConfigError(f"unknown figure {name!r}: see `repro figure --list`")
-    if not (profile_dir / "summary.json").exists():
-        from .config import ConfigError
-        raise ConfigError(f"{profile_dir / 'summary.json'} is missing: run `repro evaluate` first")
+    require(profile_dir / "summary.json")
     out = figure_path(profile_dir, name)
     FIGURES[name](profile_dir, out)
     return out

@@ -15,7 +15,7 @@ import jinja2
 
 from .config import ROOT
 from .figures import figure_path
-from .util import atomic_path, read_json
+from .util import atomic_path, read_json, require
 
 DOCUMENTS = {"paper": ROOT / "paper", "poster": ROOT / "poster"}
 TEX_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra "
@@ -50,10 +50,7 @@ class Values(dict):
 def render(document: str, profile_dir: Path, build_dir: Path) -> Path:
     """Render `<document>/<document>.tex.j2` with the profile's values into build_dir."""
     folder = DOCUMENTS[document]
-    values_path = profile_dir / "values.json"
-    if not values_path.exists():
-        raise RenderError(f"{values_path} is missing: run `repro evaluate` first")
-    values = Values(read_json(values_path))
+    values = Values(read_json(require(profile_dir / "values.json")))
 
     def claims() -> list[dict]:
         """The claims table (repro verify), each row formatted for LaTeX."""

@@ -41,6 +41,14 @@ def write_json(dest: Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def require(path: Path) -> Path:
+    """A cached artifact that a stage reads; missing means an earlier stage has not run."""
+    if not Path(path).exists():
+        from .config import ConfigError
+        raise ConfigError(f"{path} is missing: run `repro evaluate` first")
+    return Path(path)
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 

@@ -239,6 +239,9 @@ def full_values(sh: Sheet, k: str, g: dict) -> None:
 
 
 def full_reference_values(sh: Sheet, ref: dict) -> None:
+    from .full_mnist import ENTROPY_THRESHOLD, SERIF_THRESHOLD
+    sh.text("serif_threshold", format(SERIF_THRESHOLD, "g"))
+    sh.text("entropy_threshold", format(ENTROPY_THRESHOLD, "g"))
     test, ones = ref["test"], ref["train_ones"]
     sh.num("real_full_entropy_mean", test["entropy"]["mean"], 3)
     sh.num("real_full_entropy_share", test["entropy"]["share_above"], 3)
