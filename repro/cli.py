@@ -121,6 +121,11 @@ def guarded(fn):
 
 
 # --- stages ---------------------------------------------------------------------------
+def torch_device(name: str):
+    import torch
+    return torch.device(name)
+
+
 def do_train(profile, dev, pdir, only=None, force=False, jobs=0) -> list[str]:
     """Train every (selected) run that is not trained yet; return the ids that failed.
 
@@ -128,12 +133,20 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0) -> list[str]:
     core): small GANs use two single-threaded processes better than one with two threads.
     """
     from .data import prepare_mnist
-    from .train import is_trained
+    from .train import discard_checkpoint, is_trained, read_checkpoint
     prepare_mnist()
     selected = cfg.select_runs(profile, only)
     todo = [r for r in selected if force or not is_trained(pdir, r)]
+    resumed = []
+    for r in todo:          # every checkpoint is checked before anything is trained
+        if force:
+            discard_checkpoint(r, pdir)
+        elif (state := read_checkpoint(r, pdir, torch_device("cpu"))) is not None:
+            resumed.append(f"{r.id} at step {state['step']}")
     console.print(f"train: {len(todo)} run(s) to train, {len(selected) - len(todo)} "
                   f"already trained")
+    for line in resumed:
+        console.print(f"resuming {line}")
     if not todo:
         return []
     jobs = jobs or (min(len(todo), os.cpu_count() or 1) if dev.type == "cpu" else 1)

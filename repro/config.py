@@ -32,10 +32,13 @@ PROFILES: dict[str, dict] = {
                 "gan": dict(lambdas=[0], seeds=[0]),
                 "infogan": dict(lambdas=[1], seeds=[0]),
                 "acgan": dict(lambdas=[0, 2], seeds=[0]),
+                "acgan-minimax": dict(lambdas=[2], seeds=[0]),
+                "tacgan": dict(lambdas=[2], seeds=[0]),
             },
             "full": {
                 "gan": dict(lambdas=[0], seeds=[0]),
                 "acgan": dict(lambdas=[2], seeds=[0]),
+                "tacgan": dict(lambdas=[2], seeds=[0]),
             },
         },
         "experiment_settings": {"full": dict(samples=3000)},
@@ -57,10 +60,15 @@ PROFILES: dict[str, dict] = {
                 # ablations: q also on fakes (the authors' release), q without dropout
                 "acgan-authors": dict(lambdas=[2], seeds=[0]),
                 "acgan-nodropout": dict(lambdas=[2], seeds=[0]),
+                # the theory's test: the minimax loss should never drop the 0s entirely
+                "acgan-minimax": dict(lambdas=[1, 2], seeds=[0, 1]),
+                # the fix: the same λ values and seeds as AC-GAN
+                "tacgan": dict(lambdas=[0, 0.5, 1, 1.5, 2], seeds=[0, 1]),
             },
             "full": {
                 "gan": dict(lambdas=[0], seeds=[0, 1]),
                 "acgan": dict(lambdas=[1, 2], seeds=[0, 1]),
+                "tacgan": dict(lambdas=[2], seeds=[0, 1]),
             },
         },
         # full MNIST: ≥ 2,000 samples labelled 1 per run for the serif share
@@ -82,10 +90,13 @@ PROFILES: dict[str, dict] = {
                 "acgan": dict(lambdas=[0, 1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 3], seeds=[0, 1, 2]),
                 "acgan-authors": dict(lambdas=[2], seeds=[0, 1, 2]),
                 "acgan-nodropout": dict(lambdas=[2], seeds=[0, 1, 2]),
+                "acgan-minimax": dict(lambdas=[1, 2, 3], seeds=[0, 1, 2]),
+                "tacgan": dict(lambdas=[0, 1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 3], seeds=[0, 1, 2]),
             },
             "full": {
                 "gan": dict(lambdas=[0], seeds=[0, 1, 2]),
                 "acgan": dict(lambdas=[1, 2], seeds=[0, 1, 2]),
+                "tacgan": dict(lambdas=[2], seeds=[0, 1, 2]),
             },
         },
         "experiment_settings": {"full": dict(samples=30_000)},
@@ -106,6 +117,8 @@ VARIANTS: dict[str, dict] = {
     "acgan": dict(objective="acgan"),          # terms 1+2+3: q learns p*(y|x) on real data
     "acgan-authors": dict(objective="acgan_authors"),  # the release: q on real and fake
     "acgan-nodropout": dict(objective="acgan", dropout_in=0.0, dropout=0.0),  # exploitable q
+    "acgan-minimax": dict(objective="acgan", loss="minimax"),  # G minimizes log(1 − D)
+    "tacgan": dict(objective="tacgan"),        # AC-GAN plus a twin classifier on fakes
 }
 
 # Fixed seeds that are not run seeds: the noise behind the sample grids and the metrics.

@@ -184,7 +184,7 @@ def q_cross_entropy(D, images: torch.Tensor, codes: torch.Tensor, device) -> flo
     """
     if len(images) == 0:
         return None
-    _, q = D(to_unit(images).to(device))
+    q = D(to_unit(images).to(device))[1]
     return float(F.cross_entropy(q, codes.to(device)).cpu())
 
 

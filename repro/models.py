@@ -52,13 +52,15 @@ class Dropout(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """A shared convolutional trunk with two heads: D(x) (a logit) and q(y|x) (logits).
+    """A shared convolutional trunk with two heads: D(x) (a logit) and q(y|x) (logits),
+    and for TAC-GAN a third, the twin classifier.
 
     Dropout in the trunk (on the input and between layers) keeps the auxiliary
     classifier from being exploited by the generator.
     """
 
-    def __init__(self, n_codes: int, width: int, dropout_in: float, dropout: float):
+    def __init__(self, n_codes: int, width: int, dropout_in: float, dropout: float,
+                 twin: bool = False):
         super().__init__()
         self.trunk = nn.Sequential(
             Dropout(dropout_in),
@@ -67,10 +69,15 @@ class Discriminator(nn.Module):
             nn.Flatten())
         self.d_head = nn.Linear(2 * width * 49, 1)
         self.q_head = nn.Linear(2 * width * 49, n_codes)
+        # TAC-GAN's twin classifier q_mi(y|x), fitted to generated samples only.  Made
+        # last, so that the other layers' initial weights do not depend on it.
+        self.twin_head = nn.Linear(2 * width * 49, n_codes) if twin else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor):
+        """(D logit, q logits, twin logits or None)."""
         h = self.trunk(x)
-        return self.d_head(h).squeeze(1), self.q_head(h)
+        twin = self.twin_head(h) if self.twin_head is not None else None
+        return self.d_head(h).squeeze(1), self.q_head(h), twin
 
 
 class Classifier(nn.Module):

@@ -26,6 +26,7 @@ class DBatch:
     d_fake: torch.Tensor
     q_fake: torch.Tensor
     y_fake: torch.Tensor
+    twin_fake: torch.Tensor | None = None     # TAC-GAN's twin head on generated data
 
 
 @dataclass
@@ -34,6 +35,7 @@ class GBatch:
     d_fake: torch.Tensor
     q_fake: torch.Tensor
     y_fake: torch.Tensor
+    twin_fake: torch.Tensor | None = None
 
 
 # --- the terms ------------------------------------------------------------------------
@@ -90,10 +92,25 @@ def acgan_authors_d(b: DBatch) -> dict:
             "q_fake": classify_fake(b.q_fake, b.y_fake)}
 
 
+def tacgan_d(b: DBatch) -> dict:
+    """TAC-GAN (Gong et al., 2019): q learns p*(y|x) on real data, as in AC-GAN, and a
+    twin q_mi learns the generator's own posterior pθ(y|x) on generated data."""
+    return {"adv": adversarial_d(b), "q_real": classify_real(b),
+            "twin_fake": classify_fake(b.twin_fake, b.y_fake)}
+
+
+def tacgan_g(b: GBatch, lam: float, loss: str) -> dict:
+    """λ·[CE(q) − CE(q_mi)]: CE(q_mi) estimates H_θ(Y|X), so subtracting it cancels the
+    conditional-entropy part of term 3 and leaves λ·KL(pθ(y|x) ‖ p*(y|x))."""
+    return {"adv": adversarial_g(b, loss), "q_fake": lam * classify_fake(b.q_fake, b.y_fake),
+            "twin_fake": -lam * classify_fake(b.twin_fake, b.y_fake)}
+
+
 @dataclass(frozen=True)
 class Objective:
     d_loss: Callable[[DBatch], dict]
     g_loss: Callable[[GBatch, float, str], dict]
+    twin: bool = False        # needs the discriminator's twin classifier head
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -101,6 +118,7 @@ OBJECTIVES: dict[str, Objective] = {
     "infogan": Objective(infogan_d, entropy_g),
     "acgan": Objective(acgan_d, entropy_g),
     "acgan_authors": Objective(acgan_authors_d, entropy_g),
+    "tacgan": Objective(tacgan_d, tacgan_g, twin=True),
 }
 
 _SHARED = (DBatch, GBatch, adversarial_d, adversarial_g, classify_real, classify_fake)

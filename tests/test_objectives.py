@@ -11,31 +11,33 @@ from repro.models import Discriminator, Generator
 from repro.objectives import OBJECTIVES, DBatch, GBatch
 
 
-def _nets():
+def _nets(name="acgan"):
     torch.manual_seed(0)
-    return Generator(8, 2, 4), Discriminator(2, 4, 0.2, 0.5)
+    return Generator(8, 2, 4), Discriminator(2, 4, 0.2, 0.5, twin=OBJECTIVES[name].twin)
 
 
-def _d_step_grads(name):
-    """Gradients of the D/q loss with respect to the two heads, real and fake parts apart."""
-    G, D = _nets()
+def _d_step_grads(name, head="q_head"):
+    """Gradients of the D/q loss with respect to a head, real and fake parts apart."""
+    G, D = _nets(name)
     x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 2, (16,))
     fake, yf = G(torch.randn(16, 8), torch.randint(0, 2, (16,))).detach(), torch.randint(0, 2, (16,))
     grads = {}
     for part in ("real", "fake"):
         D.zero_grad()
-        d_r, q_r = D(x)
-        d_f, q_f = D(fake)
+        d_r, q_r, _ = D(x)
+        d_f, q_f, t_f = D(fake)
         if part == "real":      # cut the fake path: only real-data terms can reach D
             d_f, q_f = d_f.detach(), q_f.detach()
+            t_f = t_f.detach() if t_f is not None else None
         else:
             d_r, q_r = d_r.detach(), q_r.detach()
-        terms = OBJECTIVES[name].d_loss(DBatch(d_r, q_r, y, d_f, q_f, yf))
+        terms = OBJECTIVES[name].d_loss(DBatch(d_r, q_r, y, d_f, q_f, yf, t_f))
         loss = sum(terms.values())
         assert torch.isfinite(loss)
         if loss.requires_grad:
             loss.backward()
-        grads[part] = D.q_head.weight.grad.abs().sum().item() if D.q_head.weight.grad is not None else 0.0
+        grad = getattr(D, head).weight.grad
+        grads[part] = grad.abs().sum().item() if grad is not None else 0.0
     return grads
 
 
@@ -59,14 +61,33 @@ def test_acgan_authors_q_learns_from_both():
     assert g["real"] > 0 and g["fake"] > 0
 
 
+def test_tacgan_q_on_real_data_and_its_twin_on_generated_data():
+    q = _d_step_grads("tacgan")
+    assert q["real"] > 0 and q["fake"] == 0.0
+    twin = _d_step_grads("tacgan", head="twin_head")
+    assert twin["real"] == 0.0 and twin["fake"] > 0
+
+
+def test_tacgan_term_cancels_when_the_twin_agrees_with_q():
+    """λ·[CE(q) − CE(q_mi)] is zero when both classifiers say the same: what is left is
+    only how far the generator's posterior is from the data's, not its entropy."""
+    q = torch.randn(16, 2)
+    codes = torch.randint(0, 2, (16,))
+    terms = OBJECTIVES["tacgan"].g_loss(GBatch(torch.zeros(16), q, codes, q.clone()), 2.0,
+                                        "nonsaturating")
+    assert terms["q_fake"].item() > 0
+    assert terms["q_fake"].item() + terms["twin_fake"].item() == pytest.approx(0, abs=1e-6)
+
+
 @pytest.mark.parametrize("name", list(OBJECTIVES))
 def test_generator_gradient_from_q_only_with_term_3(name):
     """G gets a gradient through q exactly when the objective has term 3 and λ_m > 0."""
-    G, D = _nets()
+    G, D = _nets(name)
     codes = torch.randint(0, 2, (16,))
     fake = G(torch.randn(16, 8), codes)
-    d_f, q_f = D(fake)
-    terms = OBJECTIVES[name].g_loss(GBatch(d_f.detach(), q_f, codes), 2.0, "nonsaturating")
+    d_f, q_f, t_f = D(fake)
+    terms = OBJECTIVES[name].g_loss(GBatch(d_f.detach(), q_f, codes, t_f), 2.0,
+                                    "nonsaturating")
     assert all(torch.isfinite(t) for t in terms.values())
     q_terms = [t for t in terms.values() if t.requires_grad]
     if name == "gan":
@@ -79,7 +100,7 @@ def test_generator_gradient_from_q_only_with_term_3(name):
 def test_lambda_zero_removes_term_3():
     G, D = _nets()
     codes = torch.randint(0, 2, (16,))
-    d_f, q_f = D(G(torch.randn(16, 8), codes))
+    d_f, q_f, _ = D(G(torch.randn(16, 8), codes))
     terms = OBJECTIVES["acgan"].g_loss(GBatch(d_f, q_f, codes), 0.0, "nonsaturating")
     assert terms["q_fake"].item() == 0.0
 
@@ -151,5 +172,5 @@ def test_every_declared_run_builds_its_networks():
             seen.add(shape)
             G, D = build_models(s, torch.device("cpu"))
             x = G(torch.randn(2, s["z_dim"]), torch.tensor([0, 1]))
-            d, q = D(x)
+            d, q, _ = D(x)
             assert x.shape == (2, 1, 28, 28) and d.shape == (2,) and q.shape == (2, s["n_codes"])
