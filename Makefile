@@ -12,6 +12,9 @@ TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra
                 texlive-fonts-recommended latexmk poppler-utils
 
 .PHONY: all test train evaluate figures paper poster pdf verify readme list clean venv tex
+# Every stage writes the same artifacts folder (one writer at a time, see repro's lock):
+# `make -j` runs the targets one after another instead of failing on the lock.
+.NOTPARALLEL:
 
 all: $(STAMP) tex
 	$(REPRO) all --profile $(PROFILE)

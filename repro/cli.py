@@ -78,6 +78,9 @@ def lock_profile_dir(pdir: Path) -> None:
                           f"wait for it to finish") from None
     f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
     _LOCKS.append(f)          # held until this process exits
+    # no other writer runs now: any temporary file is the half-written leftover of a kill
+    for stale in pdir.rglob(".*.tmp"):
+        stale.unlink()
 
 
 def setup(profile: str, device: str, artifacts: Optional[Path], mirror=None, data_dir=None,
@@ -121,12 +124,19 @@ def guarded(fn):
 
 
 # --- stages ---------------------------------------------------------------------------
+def check_train_args(profile, only, shard, jobs) -> list:
+    """The runs `repro train` would consider; bad options fail here, before any write."""
+    if jobs < 0:
+        raise ConfigError(f"--jobs must be ≥ 0 (0: one per core), got {jobs}")
+    return cfg.shard(cfg.select_runs(profile, only), shard)
+
+
 def torch_device(name: str):
     import torch
     return torch.device(name)
 
 
-def do_train(profile, dev, pdir, only=None, force=False, jobs=0) -> list[str]:
+def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> list[str]:
     """Train every (selected) run that is not trained yet; return the ids that failed.
 
     On the CPU, runs go to `jobs` worker processes of one thread each (default: one per
@@ -134,8 +144,8 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0) -> list[str]:
     """
     from .data import prepare_mnist
     from .train import discard_checkpoint, is_trained, read_checkpoint
+    selected = check_train_args(profile, only, shard, jobs)
     prepare_mnist()
-    selected = cfg.select_runs(profile, only)
     todo = [r for r in selected if force or not is_trained(pdir, r)]
     resumed = []
     for r in todo:          # every checkpoint is checked before anything is trained
@@ -235,7 +245,8 @@ def do_figures(pdir, names=None) -> None:
 
 
 def do_pdf(profile, pdir, documents=("paper", "poster")) -> None:
-    from .render import compile_pdf, render
+    from .render import check_tex, compile_pdf, render
+    check_tex()                # before anything is rendered
     for doc in documents:
         tex = render(doc, pdir, ROOT / "build" / profile / doc)
         pdf = compile_pdf(tex, pdir / f"{doc}.pdf")
@@ -249,11 +260,17 @@ def train_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
               artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None,
               only: Annotated[Optional[str], typer.Option(
                   help="train only runs whose id starts with this, e.g. overlap/acgan")] = None,
-              force: Annotated[bool, typer.Option(help="retrain even if trained")] = False,
+              force: Annotated[bool, typer.Option(
+                  help="retrain from scratch even if trained or checkpointed")] = False,
+              shard: Annotated[Optional[str], typer.Option(
+                  help="K/N: train only every N-th selected run, from the K-th (several "
+                       "machines on one shared artifacts folder)")] = None,
               jobs: JobsOpt = 0):
-    """Train the GAN runs of a profile (finished runs with unchanged config are kept)."""
+    """Train the GAN runs of a profile (finished runs with unchanged config are kept,
+    interrupted ones resume from their checkpoint)."""
+    check_train_args(resolve_profile(profile, quiet=True), only, shard, jobs)
     profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
-    failed = do_train(profile, dev, pdir, only, force, jobs)
+    failed = do_train(profile, dev, pdir, only, force, jobs, shard)
     if failed:
         _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}", 1)
 
@@ -297,8 +314,9 @@ def render_cmd(document: Annotated[str, typer.Argument(help="paper | poster | al
                profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
     """Render the LaTeX sources from values.json and the figures (Jinja, strict)."""
     from .render import render
+    documents = _documents(document)
     profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
-    for doc in _documents(document):
+    for doc in documents:
         console.print(f"{doc} → {render(doc, pdir, ROOT / 'build' / profile / doc)}")
 
 
@@ -307,8 +325,9 @@ def render_cmd(document: Annotated[str, typer.Argument(help="paper | poster | al
 def pdf_cmd(document: Annotated[str, typer.Argument(help="paper | poster | all")] = "all",
             profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
     """Render and compile the paper and/or the poster to PDF (latexmk)."""
+    documents = _documents(document)
     profile, _, pdir = setup(profile, "cpu", artifacts, quiet=True)
-    do_pdf(profile, pdir, _documents(document))
+    do_pdf(profile, pdir, documents)
 
 
 def _documents(document: str) -> tuple[str, ...]:
@@ -431,8 +450,25 @@ def _num(x) -> str:
 
 
 def main():
-    app()
+    """The CLI, with usage errors (a seed that is not an integer, an unknown option) as one
+    line and exit code 2, like every other bad input."""
+    try:
+        from typer._click import exceptions as click_errors      # typer ≥ 0.2x vendors click
+    except ImportError:
+        from click import exceptions as click_errors
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError:
+        code = 0                   # the help has been printed
+    except click_errors.UsageError as e:
+        command = e.ctx.command_path if e.ctx else "repro"
+        console.print(f"[red]error:[/] {e.format_message()} (see `{command} --help`)",
+                      highlight=False, soft_wrap=True)
+        code = 2
+    except typer.Abort:
+        code = 130
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -121,6 +121,29 @@ VARIANTS: dict[str, dict] = {
     "tacgan": dict(objective="tacgan"),        # AC-GAN plus a twin classifier on fakes
 }
 
+# The 1-D toy with exact densities (repro/toy.py): N(0,1), N(3,2²), N(6,3²), equal weights.
+# One generator and one discriminator MLP per model × seed; `samples` are drawn per model
+# (a third per code) for W1, TV (histogram bins of `tv_bin`) and the overlap mass.
+_TOY_MODELS = {
+    "gan": dict(objective="gan", lam=0.0),        # codes fed, never rewarded
+    "acgan_lam1": dict(objective="acgan", lam=1.0),
+    "acgan_lam2": dict(objective="acgan", lam=2.0),
+    "tacgan_lam1": dict(objective="tacgan", lam=1.0),
+    "tacgan_lam2": dict(objective="tacgan", lam=2.0),
+}
+TOY: dict[str, dict] = {
+    "smoke": dict(models=_TOY_MODELS, seeds=[0], steps=300, batch=256, lr=2e-3, beta1=0.5,
+                  z_dim=2, width=32, depth=2, samples=3000, tv_bin=0.25, log_every=100),
+    "quick": dict(models=_TOY_MODELS, seeds=[0, 1, 2, 3, 4], steps=2000, batch=512, lr=1e-3,
+                  beta1=0.5, z_dim=2, width=32, depth=2, samples=30_000, tv_bin=0.25,
+                  log_every=500),
+    # the quick training with more seeds and samples: longer AC-GAN training is not better
+    # here (its collapsed class-1 spike keeps wandering, into and out of the overlap region)
+    "paper": dict(models=_TOY_MODELS, seeds=list(range(10)), steps=2000, batch=512, lr=1e-3,
+                  beta1=0.5, z_dim=2, width=32, depth=2, samples=90_000, tv_bin=0.25,
+                  log_every=500),
+}
+
 # Fixed seeds that are not run seeds: the noise behind the sample grids and the metrics.
 SAMPLE_SEED = 1234
 GRID_SEED = 99
@@ -170,9 +193,63 @@ class ConfigError(ValueError):
 
 
 def check_profile(profile: str) -> str:
+    """A known profile whose every run has sensible settings (λ_m ≥ 0, integer seeds,
+    positive steps, known variants): an edited config fails here, before anything runs."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    for exp, variants in PROFILES[profile]["sweeps"].items():
+        where = f"profile {profile!r}, experiment {exp!r}"
+        if exp not in EXPERIMENTS:
+            raise ConfigError(f"unknown experiment {exp!r} in profile {profile!r}: "
+                              f"choose one of {', '.join(EXPERIMENTS)}")
+        for variant, sweep in variants.items():
+            if variant not in VARIANTS:
+                raise ConfigError(f"unknown variant {variant!r} in {where}: "
+                                  f"choose one of {', '.join(VARIANTS)}")
+            for lam in sweep["lambdas"]:
+                check_lambda(lam, f"{where}, variant {variant!r}")
+            for seed in sweep["seeds"]:
+                check_seed(seed, f"{where}, variant {variant!r}")
+            settings = Run(profile, exp, variant, 0, 0).settings
+            for name in ("steps", "batch", "samples", "log_every"):
+                value = settings[name]
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise ConfigError(f"{name} must be a positive integer, got {value!r} "
+                                      f"({where}, variant {variant!r}): fix repro/config.py")
     return profile
+
+
+def check_lambda(lam, where: str) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0 \
+            or lam == float("inf"):
+        raise ConfigError(f"λ_m must be a finite number ≥ 0, got {lam!r} ({where})")
+    return float(lam)
+
+
+def check_seed(seed, where: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"a seed must be an integer, got {seed!r} ({where})")
+    return seed
+
+
+def _diagnose(profile: str, pattern: str) -> str:
+    """Why no run of the profile matches `pattern`: the first part that names nothing."""
+    parts = pattern.split("/")
+    names = [sorted(PROFILES[profile]["sweeps"]), sorted(VARIANTS)]
+    for part, known, what in zip(parts, names, ("experiment", "variant")):
+        if not any(k.startswith(part) for k in known):
+            return f"unknown {what} {part!r}: choose one of {', '.join(known)}"
+    for part, field in zip(parts[2:], ("lambda=", "seed=")):
+        if part.startswith(field) and part != field:
+            value = part[len(field):]
+            try:
+                number = float(value) if field == "lambda=" else int(value)
+            except ValueError:
+                kind = "a number" if field == "lambda=" else "an integer"
+                return f"{field[:-1]} must be {kind}, got {value!r}"
+            if field == "lambda=" and number < 0:
+                return f"λ_m must be ≥ 0, got {value}"
+    return f"no run of profile {profile!r} matches"
 
 
 def runs(profile: str, experiment: str | None = None) -> list[Run]:
@@ -197,17 +274,31 @@ def find_run(profile: str, run_id: str) -> Run:
     for r in runs(profile):
         if r.id == run_id:
             return r
-    raise ConfigError(f"unknown run id {run_id!r} in profile {profile!r}: "
-                      f"see `repro list --profile {profile}`")
+    raise ConfigError(f"unknown run id {run_id!r} in profile {profile!r} "
+                      f"({_diagnose(profile, run_id)}): see `repro list --profile {profile}`")
 
 
 def select_runs(profile: str, pattern: str | None) -> list[Run]:
     """Runs whose id starts with `pattern` (e.g. 'overlap/acgan'); all when None."""
     chosen = [r for r in runs(profile) if pattern is None or r.id.startswith(pattern)]
     if not chosen:
-        raise ConfigError(f"no run id starts with {pattern!r} in profile {profile!r}: "
-                          f"see `repro list --profile {profile}`")
+        raise ConfigError(f"no run id starts with {pattern!r} in profile {profile!r} "
+                          f"({_diagnose(profile, pattern)}): see `repro list --profile {profile}`")
     return chosen
+
+
+def shard(chosen: list[Run], spec: str | None) -> list[Run]:
+    """`K/N`: the K-th of N interleaved slices of the runs (1 ≤ K ≤ N), so that N machines
+    or processes sharing one artifacts folder each train different runs."""
+    if spec is None:
+        return chosen
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise ConfigError(f"malformed --shard {spec!r}: use K/N with integers, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise ConfigError(f"malformed --shard {spec!r}: need 1 ≤ K ≤ N, e.g. 1/4")
+    return chosen[k - 1::n]
 
 
 ROOT = Path(__file__).resolve().parent.parent

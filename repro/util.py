@@ -28,12 +28,17 @@ def atomic_path(dest: Path):
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_UMASK)          # mkstemp's 0600 would hide results from others
     try:
         yield tmp
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def write_json(dest: Path, obj) -> None:
