@@ -11,7 +11,7 @@ PROFILE ?= auto
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra \
                 texlive-fonts-recommended latexmk poppler-utils
 
-.PHONY: all test train evaluate figures paper poster pdf verify readme list clean venv tex
+.PHONY: all test train toy evaluate figures paper poster pdf verify readme list clean venv tex
 # Every stage writes the same artifacts folder (one writer at a time, see repro's lock):
 # `make -j` runs the targets one after another instead of failing on the lock.
 .NOTPARALLEL:
@@ -46,6 +46,9 @@ tex:
 
 train: $(STAMP)
 	$(REPRO) train --profile $(PROFILE)
+
+toy: $(STAMP)
+	$(REPRO) toy --profile $(PROFILE)
 
 evaluate: $(STAMP)
 	$(REPRO) evaluate --profile $(PROFILE)

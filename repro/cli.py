@@ -1,6 +1,6 @@
 """The `repro` command: one subcommand per pipeline stage, and `all` for the whole paper.
 
-    train → evaluate → figures → pdf (render + latexmk)
+    train (+ toy) → evaluate → figures → pdf (render + latexmk)
 """
 from __future__ import annotations
 
@@ -200,6 +200,19 @@ def _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished):
                     finished(*future.result())
 
 
+def do_toy(profile, pdir) -> None:
+    """The 1-D toy with exact densities: seconds per model on one CPU thread, cached."""
+    from .toy import run_toy, toy_key
+    from .util import read_json
+    path = pdir / "toy" / "toy.json"
+    if path.exists() and read_json(path).get("key") == toy_key(profile):
+        console.print("toy: already trained")
+        return
+    start = time.time()
+    run_toy(profile, pdir / "toy")
+    console.print(f"toy: trained and measured in {time.time() - start:.0f} s → {path}")
+
+
 def do_evaluate(profile, dev, pdir) -> None:
     from .data import prepare_mnist
     from .evaluate import evaluate_run, is_evaluated, load_classifier, real_reference
@@ -233,8 +246,19 @@ def do_evaluate(profile, dev, pdir) -> None:
     }
     prov = provenance(dev)
     prov["seeds"] = ",".join(str(s) for s in sorted({r.seed for r in cfg.runs(profile)}))
-    values = write_values(pdir, summarize(profile, pdir, reference, timing), prov)
+    toy = read_json(require_toy(profile, pdir))
+    values = write_values(pdir, summarize(profile, pdir, reference, timing), prov, toy)
     console.print(f"evaluate: {len(values)} values → {pdir / 'values.json'}")
+
+
+def require_toy(profile, pdir) -> Path:
+    from .toy import toy_key
+    from .util import read_json
+    path = pdir / "toy" / "toy.json"
+    if not path.exists() or read_json(path).get("key") != toy_key(profile):
+        raise ConfigError(f"the toy of profile {profile!r} is not trained: "
+                          f"run `repro toy --profile {profile}`")
+    return path
 
 
 def do_figures(pdir, names=None) -> None:
@@ -273,6 +297,14 @@ def train_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
     failed = do_train(profile, dev, pdir, only, force, jobs, shard)
     if failed:
         _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}", 1)
+
+
+@app.command("toy")
+@guarded
+def toy_cmd(profile: ProfileOpt = "auto", artifacts: ArtifactsOpt = None):
+    """Train and measure the 1-D three-Gaussian toy (exact densities; CPU, seconds)."""
+    profile, _, pdir = setup(profile, "cpu", artifacts)
+    do_toy(profile, pdir)
 
 
 @app.command("evaluate")
@@ -343,13 +375,14 @@ def _documents(document: str) -> tuple[str, ...]:
 def all_cmd(profile: ProfileOpt = "auto", device: DeviceOpt = "auto",
             artifacts: ArtifactsOpt = None, mirror: MirrorOpt = None, data_dir: DataOpt = None,
             jobs: JobsOpt = 0):
-    """The whole paper: train → evaluate → figures → PDFs."""
+    """The whole paper: train → toy → evaluate → figures → PDFs."""
     profile, dev, pdir = setup(profile, device, artifacts, mirror, data_dir)
     start = time.time()
     failed = do_train(profile, dev, pdir, jobs=jobs)
     if failed:
         _fail(f"{len(failed)} run(s) failed: {', '.join(failed)}; nothing downstream was "
               f"rebuilt", 1)
+    do_toy(profile, pdir)
     do_evaluate(profile, dev, pdir)
     do_figures(pdir)
     do_pdf(profile, pdir)

@@ -17,7 +17,8 @@ plt.rcParams.update({"font.size": 8, "font.family": "serif", "axes.spines.top": 
                      "axes.spines.right": False, "savefig.bbox": "tight", "pdf.fonttype": 42})
 COLORS = {"0": "#d62728", "1": "#1f77b4", "2": "#2ca02c", "other": "#7f7f7f"}
 LABELS = {"gan": "GAN", "infogan": "InfoGAN", "acgan": "AC-GAN",
-          "acgan-authors": "AC-GAN (q also on fakes)"}
+          "acgan-authors": "AC-GAN (q also on fakes)", "acgan-nodropout": "AC-GAN (no dropout)",
+          "acgan-minimax": "AC-GAN, minimax loss", "tacgan": "TAC-GAN"}
 
 
 def _groups(summary: dict, experiment: str, variant: str) -> list[dict]:
@@ -41,33 +42,53 @@ def _errorbars(ax, groups, stat, **kw):
 
 
 def frequency_vs_lambda(profile_dir: Path, out: Path) -> None:
-    """AC-GAN's share of 0s, 1s and 2s against λ_m, the real shares dashed."""
+    """Left: AC-GAN's share of 0s, 1s and 2s against λ_m.  Right: the 0s' share under each
+    objective (AC-GAN, TAC-GAN, AC-GAN with the minimax loss) beside the mean-field
+    prediction for either loss.  Real shares dashed."""
+    from .theory import predicted_zero_share
     summary = read_json(profile_dir / "summary.json")
     ref = summary["reference"]["overlap_frequency"]
     acgan = _groups(summary, "overlap", "acgan")
-    fig, ax = plt.subplots(figsize=(3.3, 2.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.6, 2.3), sharey=True)
     for digit, name in [("0", "zeros"), ("1", "ones"), ("2", "twos")]:
-        _errorbars(ax, acgan, name, color=COLORS[digit], label=f"{digit}s")
-        ax.axhline(ref[digit], color=COLORS[digit], ls="--", lw=0.8)
-    from .theory import predicted_zero_share
-    if acgan:
-        grid = np.linspace(0, max(g["lam"] for g in acgan), 200)
+        _errorbars(left, acgan, name, color=COLORS[digit], label=f"{digit}s")
+        left.axhline(ref[digit], color=COLORS[digit], ls="--", lw=0.8)
+    top = max([g["lam"] for g in summary["groups"] if g["experiment"] == "overlap"] + [2])
+    grid = np.linspace(0, top, 300)
+    for ax in (left, right):
         ax.plot(grid, [predicted_zero_share(x, ref["0"]) for x in grid], color=COLORS["0"],
                 ls=":", lw=1.0, label="0s, mean-field")
-    ax.set_xlabel(r"$\lambda_m$")
-    ax.set_ylabel("relative frequency")
-    ax.set_ylim(0, 1)
-    ax.legend(frameon=False, ncol=2, loc="upper left", fontsize=6)
+        ax.set_xlabel(r"$\lambda_m$")
+        ax.set_ylim(0, 1)
+    left.set_title("AC-GAN", fontsize=8)
+    left.set_ylabel("relative frequency")
+    left.legend(frameon=False, ncol=2, loc="upper left", fontsize=6)
+
+    right.axhline(ref["0"], color="k", ls="--", lw=0.8, label="real data")
+    for variant, color, marker in [("acgan", COLORS["0"], "o"), ("tacgan", "#9467bd", "s"),
+                                   ("acgan-minimax", "#8c564b", "^")]:
+        gs = _groups(summary, "overlap", variant)
+        if gs:
+            _errorbars(right, gs, "zeros", color=color, label=LABELS[variant])
+    if _groups(summary, "overlap", "acgan-minimax"):
+        right.plot(grid, [predicted_zero_share(x, ref["0"], "minimax") for x in grid],
+                   color="#8c564b", ls="-.", lw=1.0, label="mean-field, minimax")
+    right.set_title("share of 0s by objective", fontsize=8)
+    right.legend(frameon=False, loc="upper right", fontsize=6)
     _save(fig, out)
 
 
 def score_vs_lambda(profile_dir: Path, out: Path) -> None:
-    """The 2-class Inception-style score of AC-GAN against λ_m, the real data's as a line."""
+    """The 2-class Inception-style score of AC-GAN and TAC-GAN against λ_m, the real data's
+    as a line."""
     summary = read_json(profile_dir / "summary.json")
     real = summary["reference"]["overlap_test_score_2class"]
     fig, ax = plt.subplots(figsize=(3.3, 2.2))
     _errorbars(ax, _groups(summary, "overlap", "acgan"), "score_2class", color="k",
                label="AC-GAN")
+    if _groups(summary, "overlap", "tacgan"):
+        _errorbars(ax, _groups(summary, "overlap", "tacgan"), "score_2class", color="#9467bd",
+                   label="TAC-GAN")
     for variant, marker in [("gan", "s"), ("infogan", "^")]:
         gs = _groups(summary, "overlap", variant)
         if gs:
@@ -81,9 +102,10 @@ def score_vs_lambda(profile_dir: Path, out: Path) -> None:
 
 
 def sample_panels(summary: dict) -> list[tuple[str, str]]:
-    """(title, run id) of the sample grids: GAN, InfoGAN and AC-GAN at λ 1 and 2 (seed 0)."""
+    """(title, run id) of the sample grids (seed 0): GAN; InfoGAN, AC-GAN and TAC-GAN at
+    λ_m 1 and 2."""
     panels = []
-    for variant in ("gan", "infogan", "acgan"):
+    for variant in ("gan", "infogan", "acgan", "tacgan"):
         for g in _groups(summary, "overlap", variant):
             if variant != "gan" and g["lam"] not in (1, 2):
                 continue
@@ -94,24 +116,32 @@ def sample_panels(summary: dict) -> list[tuple[str, str]]:
 
 
 def samples_overlap(profile_dir: Path, out: Path) -> None:
-    """One panel per model: the code-A block above the code-B block, same noise everywhere."""
+    """One panel per model: the code-A block above the code-B block, same noise everywhere.
+    GAN and InfoGAN on the first row, AC-GAN and TAC-GAN on the second."""
     summary = read_json(profile_dir / "summary.json")
     panels = sample_panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.75 * len(panels), 2.0))
-    for ax, (title, run_id) in zip(np.atleast_1d(axes), panels):
-        grid = np.load(profile_dir / "runs" / run_id / "grid.npz")
-        images, codes = grid["images"], grid["codes"]
-        blocks = []
-        for c in range(codes.max() + 1):
-            imgs = images[codes == c][:32].reshape(4, 8, 28, 28)
-            blocks.append(imgs.transpose(0, 2, 1, 3).reshape(4 * 28, 8 * 28))
-            blocks.append(np.full((6, 8 * 28), 255, np.uint8))
-        ax.imshow(255 - np.vstack(blocks[:-1]), cmap="gray", vmin=0, vmax=255)
-        ax.set_title(title, fontsize=7)
-        ax.set_xticks([])
-        ax.set_yticks([4 * 14, 4 * 28 + 6 + 4 * 14], ["A", "B"])
-        for side in ("left", "bottom"):
-            ax.spines[side].set_visible(False)
+    first = [p for p in panels if not p[1].startswith(("overlap/acgan/", "overlap/tacgan/"))]
+    rows = [first, panels[len(first):]] if len(first) < len(panels) else [panels]
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.75 * cols, 2.1 * len(rows)),
+                             squeeze=False)
+    for row, ax_row in zip(rows, axes):
+        for ax in ax_row[len(row):]:
+            ax.axis("off")
+        for ax, (title, run_id) in zip(ax_row, row):
+            grid = np.load(profile_dir / "runs" / run_id / "grid.npz")
+            images, codes = grid["images"], grid["codes"]
+            blocks = []
+            for c in range(codes.max() + 1):
+                imgs = images[codes == c][:32].reshape(4, 8, 28, 28)
+                blocks.append(imgs.transpose(0, 2, 1, 3).reshape(4 * 28, 8 * 28))
+                blocks.append(np.full((6, 8 * 28), 255, np.uint8))
+            ax.imshow(255 - np.vstack(blocks[:-1]), cmap="gray", vmin=0, vmax=255)
+            ax.set_title(title, fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([4 * 14, 4 * 28 + 6 + 4 * 14], ["A", "B"])
+            for side in ("left", "bottom"):
+                ax.spines[side].set_visible(False)
     _save(fig, out)
 
 
@@ -139,7 +169,7 @@ def _full_group(summary, variant, lam):
 def _full_models(summary):
     """(label, variant, λ) of the full-MNIST models present, in reading order."""
     out = []
-    for variant, lam in [("gan", 0), ("acgan", 1), ("acgan", 2)]:
+    for variant, lam in [("gan", 0), ("acgan", 1), ("acgan", 2), ("tacgan", 2)]:
         if _full_group(summary, variant, lam):
             out.append((LABELS[variant] + ("" if variant == "gan" else f" $\\lambda_m={lam}$"),
                         variant, lam))
@@ -185,7 +215,8 @@ def entropy_histogram(profile_dir: Path, out: Path) -> None:
     centres = (ENTROPY_BINS[1:] + ENTROPY_BINS[:-1]) / 2
     real = np.array(summary["reference"]["full"]["test"]["entropy"]["histogram"], float)
     ax.step(centres, real / real.sum(), where="mid", color="k", ls="--", label="real test")
-    for (label, variant, lam), color in zip(_full_models(summary), ["#1f77b4", "#ff7f0e", "#d62728"]):
+    for (label, variant, lam), color in zip(_full_models(summary), ["#1f77b4", "#ff7f0e", "#d62728",
+                                                                  "#9467bd"]):
         h = np.array(_full_group(summary, variant, lam)["entropy_histogram"], float)
         ax.step(centres, h / max(h.sum(), 1), where="mid", color=color, label=label)
     ax.axvline(ENTROPY_THRESHOLD, color="grey", lw=0.6, ls=":")
@@ -214,6 +245,12 @@ def class_frequency_full(profile_dir: Path, out: Path) -> None:
     _save(fig, out)
 
 
+def toy_densities(profile_dir: Path, out: Path) -> None:
+    """The 1-D toy: each model's density per class and marginal over the exact curves."""
+    from .toy import toy_figure
+    toy_figure(profile_dir / "toy", out)
+
+
 FIGURES = {
     "frequency_vs_lambda": frequency_vs_lambda,
     "score_vs_lambda": score_vs_lambda,
@@ -222,6 +259,7 @@ FIGURES = {
     "ones_real_vs_models": ones_real_vs_models,
     "entropy_histogram": entropy_histogram,
     "class_frequency_full": class_frequency_full,
+    "toy_densities": toy_densities,
 }
 
 

@@ -22,7 +22,8 @@ def results_table(values: dict, profile: str) -> str:
     ]
     for variant, label in [("gan", "GAN"), ("infogan", "InfoGAN"), ("acgan", "AC-GAN"),
                            ("acgan_authors", "AC-GAN, q also on fakes"),
-                           ("acgan_nodropout", "AC-GAN, no dropout")]:
+                           ("acgan_nodropout", "AC-GAN, no dropout"),
+                           ("acgan_minimax", "AC-GAN, minimax loss"), ("tacgan", "TAC-GAN")]:
         lams = values.get(f"overlap_{variant}_lambdas")
         if not lams:
             continue
@@ -41,6 +42,12 @@ def results_table(values: dict, profile: str) -> str:
              "| model | seeds | 0s | 1s | 2s | 2-class score | reproduce |",
              "|---|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(_plain(str(c)) for c in row) + " |" for row in rows]
+    if "toy_true_overlap_mass" in values:
+        lines += ["", f"1-D toy (three Gaussians, exact densities, {values['toy_seeds']} "
+                      f"seeds): mass in the overlap region, true {values['toy_true_overlap_mass']}; "
+                      f"GAN {values['toy_gan_overlap_mass']}, AC-GAN λ = 2 "
+                      f"{values['toy_acgan_lam2_overlap_mass']}, TAC-GAN λ = 2 "
+                      f"{values['toy_tacgan_lam2_overlap_mass']} (`repro toy --profile {profile}`)."]
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from .config import SAMPLE_SEED, TOY, ConfigError, config_hash
 from .objectives import OBJECTIVES, DBatch, GBatch, objective_source
-from .util import atomic_path, read_json, seed_everything, write_json
+from .util import atomic_path, provenance, read_json, seed_everything, write_json
 
 # --- the truth -----------------------------------------------------------------------------
 MEANS = np.array([0.0, 3.0, 6.0])
@@ -104,7 +104,7 @@ def overlap_intervals() -> list[tuple[float, float]]:
         edges.append(0.5 * (lo + hi))
     if inside[0] or inside[-1]:
         raise AssertionError("the overlap region reaches the edge of X_RANGE")
-    return [(edges[k], edges[k + 1]) for k in range(0, len(edges), 2)]
+    return [(float(edges[k]), float(edges[k + 1])) for k in range(0, len(edges), 2)]
 
 
 def true_overlap_mass() -> dict:
@@ -328,6 +328,7 @@ def run_toy(profile: str, out_dir: Path) -> dict:
     ref_x, ref_y = reference_sample(n_per_class)
     per_model, samples = {}, {}
     with one_thread():
+        made_with = provenance(torch.device("cpu"))
         for name, m in s["models"].items():
             runs = []
             for seed in s["seeds"]:
@@ -339,7 +340,7 @@ def run_toy(profile: str, out_dir: Path) -> dict:
                 if seed == s["seeds"][0]:
                     samples[f"{name}_x"], samples[f"{name}_y"] = x.astype(np.float32), y
             per_model[name] = {**m, "runs": runs,
-                               "mean": _aggregate([r["metrics"] for r in runs]),
+                               "summary": _aggregate([r["metrics"] for r in runs]),
                                "wall_s": interval([r["wall_s"] for r in runs])}
     result = {
         "key": key, "profile": profile, "settings": s,
@@ -350,12 +351,13 @@ def run_toy(profile: str, out_dir: Path) -> dict:
         "models": per_model,
         "interval": "mean over seeds, 95% t-interval (lo, hi), and min-max",
         "wall_s": round(time.time() - start, 2),
+        "provenance": made_with,
     }
     with atomic_path(out_dir / "toy_samples.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, seed=s["seeds"][0], **samples)
     write_json(cached, result)
-    return result
+    return read_json(cached)          # what a cached call returns, to the last digit
 
 
 # --- presentation: never trains, and not part of the code fingerprint ------------------------
@@ -392,7 +394,8 @@ def toy_figure(out_dir: Path, dest: Path) -> Path:
     """One panel per model: KDEs of its seed-0 samples per code (colours, each weighted ⅓
     so that they add up to the marginal) and of the marginal (black), over the exact
     densities (dashed); the overlap region O shaded, and seed 0's generated mass in it in
-    the title.  Reads toy.json and toy_samples.npz only."""
+    the title.  The y axis stops at Y_MAX: AC-GAN's collapsed classes are clipped spikes
+    (for the caption).  Reads toy.json and toy_samples.npz only."""
     from .figures import plt, _save     # the bundle's matplotlib style
     out_dir, dest = Path(out_dir), Path(dest)
     toy = read_json(out_dir / "toy.json")
@@ -414,18 +417,20 @@ def toy_figure(out_dir: Path, dest: Path) -> Path:
         mass = m["runs"][0]["metrics"]["marginal"]["overlap_mass"]
         ax.set_title(f"{model_label(m)}\n$P_\\theta(O)={mass:.3f}$", fontsize=7)
         ax.set_xlim(grid[0], grid[-1])
-        ax.set_xticks([-5, 0, 5, 10, 15])
+        ax.set_xticks([0, 5, 10, 15])
         ax.set_ylim(0, Y_MAX)
         ax.set_xlabel("$x$")
         ax.tick_params(labelsize=7)
     first = np.atleast_1d(axes)[0]
     first.set_ylabel("density")
     handles, labels = first.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower left", ncol=4, frameon=False, fontsize=7,
-               bbox_to_anchor=(0.05, 1.02), handlelength=1.5, columnspacing=1.0)
-    fig.text(0.99, 1.04, f"seed {toy['settings']['seeds'][0]}; dashed: exact; shaded: $O$, "
-             f"$P^*(O)={toy['truth']['overlap_mass']['marginal']:.3f}$; "
-             f"clipped at {Y_MAX:g}", ha="right", va="bottom", fontsize=7)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles += [Line2D([], [], color="k", ls="--", lw=0.7),
+                Patch(color="0.88", lw=0)]
+    labels += ["exact", f"$O$: $P^*(O)={toy['truth']['overlap_mass']['marginal']:.3f}$"]
+    fig.legend(handles, labels, loc="lower center", ncol=6, frameon=False, fontsize=7,
+               bbox_to_anchor=(0.5, 1.05), handlelength=1.5, columnspacing=1.2)
     _save(fig, dest)
     return dest
 
@@ -444,12 +449,12 @@ def toy_values(toy: dict) -> dict[str, str]:
     for k in range(N_CLASSES):
         v[f"toy_true_overlap_mass_class{k}"] = f"{toy['truth']['overlap_mass'][f'class{k}']:.3f}"
     for name, m in ordered(toy["models"]):
-        marg = m["mean"]["marginal"]
+        marg = m["summary"]["marginal"]
         for stat in ("mean", "lo", "hi", "min", "max"):
             suffix = "" if stat == "mean" else f"_{stat}"
             v[f"toy_{name}_overlap_mass{suffix}"] = f"{marg['overlap_mass'][stat]:.3f}"
         for k in range(N_CLASSES):
-            c = m["mean"][f"class{k}"]
+            c = m["summary"][f"class{k}"]
             v[f"toy_{name}_overlap_mass_class{k}"] = f"{c['overlap_mass']['mean']:.3f}"
             v[f"toy_{name}_w1_class{k}"] = f"{c['w1']['mean']:.3f}"
         v[f"toy_{name}_overlap_ratio"] = \

@@ -189,21 +189,18 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
                 ",".join(lam_key(x) for x in sorted(lams)))
     if "full" in ref:
         full_reference_values(sh, ref["full"])
-    from .theory import predicted_zero_share, vanishing_lambda
-    a = ref["overlap_frequency"]["0"]
-    sh.num("theory_lambda_vanish", vanishing_lambda(a), 2)
-    gaps = []
-    for g in summary["groups"]:
-        if g["experiment"] == "overlap" and g["variant"] == "acgan":
-            predicted = predicted_zero_share(g["lam"], a)
-            sh.num(f"theory_zeros_lam{lam_key(g['lam'])}", predicted)
-            gaps.append(abs(g["zeros"]["mean"] - predicted))
-    sh.num("theory_max_gap", max(gaps) if gaps else None, 2)
-    acgan = sorted((g for g in summary["groups"]
-                    if g["experiment"] == "overlap" and g["variant"] == "acgan"),
-                   key=lambda g: g["lam"])
-    sh.num("overlap_acgan_spearman", spearman([g["lam"] for g in acgan],
-                                              [g["zeros"]["mean"] for g in acgan]), 2)
+    theory_values(sh, summary, ref["overlap_frequency"]["0"])
+    for variant in ("acgan", "tacgan"):
+        sweep = sorted((g for g in summary["groups"]
+                        if g["experiment"] == "overlap" and g["variant"] == variant),
+                       key=lambda g: g["lam"])
+        if not sweep:
+            continue
+        sh.num(f"overlap_{variant}_spearman", spearman([g["lam"] for g in sweep],
+                                                      [g["zeros"]["mean"] for g in sweep]), 2)
+        # how far the 0s' share strays from the data's, at the worst λ_m of the sweep
+        sh.num(f"overlap_{variant}_max_dev", max(abs(g["zeros"]["mean"] - ref["overlap_frequency"]["0"])
+                                                for g in sweep), 3)
     sh.text("train_steps_per_s", fmt(float(np.mean([r["steps_per_s"] for r in summary["runs"]])), 1))
     sh.text("n_runs", str(len(summary["runs"])))
     full_settings = {**st, **summary.get("experiment_settings", {}).get("full", {})}
@@ -218,6 +215,24 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
     for key, value in provenance.items():
         sh.text(f"prov_{key}", str(value))
     return sh.numbers, sh.values
+
+
+def theory_values(sh: Sheet, summary: dict, a: float) -> None:
+    """The mean-field prediction at every measured λ_m, for each adversarial loss, and how
+    far the non-saturating AC-GAN's measurements are from it."""
+    from .theory import predicted_zero_share, vanishing_lambda
+    sh.num("theory_lambda_vanish", vanishing_lambda(a), 2)
+    gaps = []
+    for g in summary["groups"]:
+        if g["experiment"] != "overlap" or g["variant"] not in ("acgan", "acgan-minimax"):
+            continue
+        loss = "minimax" if g["variant"] == "acgan-minimax" else "nonsaturating"
+        predicted = predicted_zero_share(g["lam"], a, loss)
+        prefix = "theory_minimax" if loss == "minimax" else "theory"
+        sh.num(f"{prefix}_zeros_lam{lam_key(g['lam'])}", predicted)
+        if loss == "nonsaturating":
+            gaps.append(abs(g["zeros"]["mean"] - predicted))
+    sh.num("theory_max_gap", max(gaps) if gaps else None, 2)
 
 
 def full_values(sh: Sheet, k: str, g: dict) -> None:
@@ -254,8 +269,26 @@ def full_reference_values(sh: Sheet, ref: dict) -> None:
     sh.num("real_full_test_serif", test["serif_share"], 3)
 
 
-def write_values(profile_dir: Path, summary: dict, provenance: dict) -> dict[str, str]:
+def toy_numbers(toy: dict) -> dict[str, float]:
+    """The toy's raw numbers for `repro verify` (its formatted ones: toy.toy_values)."""
+    out = {"toy_true_overlap_mass": toy["truth"]["overlap_mass"]["marginal"]}
+    for name, m in toy["models"].items():
+        marginal = m["summary"]["marginal"]
+        out[f"toy_{name}_overlap_mass"] = marginal["overlap_mass"]["mean"]
+        out[f"toy_{name}_overlap_mass_hi"] = marginal["overlap_mass"]["hi"]
+        out[f"toy_{name}_overlap_mass_lo"] = marginal["overlap_mass"]["lo"]
+        out[f"toy_{name}_w1"] = marginal["w1"]["mean"]
+        out[f"toy_{name}_tv"] = marginal["tv"]["mean"]
+    return out
+
+
+def write_values(profile_dir: Path, summary: dict, provenance: dict,
+                 toy: dict | None = None) -> dict[str, str]:
+    from .toy import toy_values
     numbers, values = flatten(summary, provenance)
+    if toy is not None:
+        numbers.update(toy_numbers(toy))
+        values.update(toy_values(toy))
     write_json(profile_dir / "summary.json", summary)
     write_json(profile_dir / "numbers.json", numbers)
     write_json(profile_dir / "values.json", values)
