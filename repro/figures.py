@@ -16,6 +16,7 @@ from .util import atomic_path, read_json, require  # noqa: E402
 plt.rcParams.update({"font.size": 8, "font.family": "serif", "axes.spines.top": False,
                      "axes.spines.right": False, "savefig.bbox": "tight", "pdf.fonttype": 42})
 COLORS = {"0": "#d62728", "1": "#1f77b4", "2": "#2ca02c", "other": "#7f7f7f"}
+TACGAN_COLOR, MINIMAX_COLOR = "#9467bd", "#8c564b"
 LABELS = {"gan": "GAN", "infogan": "InfoGAN", "acgan": "AC-GAN",
           "acgan-authors": "AC-GAN (q also on fakes)", "acgan-nodropout": "AC-GAN (no dropout)",
           "acgan-minimax": "AC-GAN, minimax loss", "tacgan": "TAC-GAN"}
@@ -42,39 +43,56 @@ def _errorbars(ax, groups, stat, **kw):
 
 
 def frequency_vs_lambda(profile_dir: Path, out: Path) -> None:
-    """Left: AC-GAN's share of 0s, 1s and 2s against λ_m.  Right: the 0s' share under each
-    objective (AC-GAN, TAC-GAN, AC-GAN with the minimax loss) beside the mean-field
-    prediction for either loss.  Real shares dashed."""
+    """AC-GAN's share of 0s, 1s and 2s against λ_m (and TAC-GAN's 0s), real shares dashed,
+    the mean-field prediction dotted."""
     from .theory import predicted_zero_share
     summary = read_json(profile_dir / "summary.json")
     ref = summary["reference"]["overlap_frequency"]
     acgan = _groups(summary, "overlap", "acgan")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6.6, 2.3), sharey=True)
+    fig, ax = plt.subplots(figsize=(3.3, 2.2))
     for digit, name in [("0", "zeros"), ("1", "ones"), ("2", "twos")]:
-        _errorbars(left, acgan, name, color=COLORS[digit], label=f"{digit}s")
-        left.axhline(ref[digit], color=COLORS[digit], ls="--", lw=0.8)
-    top = max([g["lam"] for g in summary["groups"] if g["experiment"] == "overlap"] + [2])
-    grid = np.linspace(0, top, 300)
-    for ax in (left, right):
+        _errorbars(ax, acgan, name, color=COLORS[digit], label=f"{digit}s")
+        ax.axhline(ref[digit], color=COLORS[digit], ls="--", lw=0.8)
+    tacgan = _groups(summary, "overlap", "tacgan")
+    if tacgan:
+        _errorbars(ax, tacgan, "zeros", color=TACGAN_COLOR, mfc="white", ls=":",
+                   label="0s, TAC-GAN")
+    if acgan:
+        grid = np.linspace(0, max(g["lam"] for g in acgan), 200)
         ax.plot(grid, [predicted_zero_share(x, ref["0"]) for x in grid], color=COLORS["0"],
                 ls=":", lw=1.0, label="0s, mean-field")
-        ax.set_xlabel(r"$\lambda_m$")
-        ax.set_ylim(0, 1)
-    left.set_title("AC-GAN", fontsize=8)
-    left.set_ylabel("relative frequency")
-    left.legend(frameon=False, ncol=2, loc="upper left", fontsize=6)
+    ax.set_xlabel(r"$\lambda_m$")
+    ax.set_ylabel("relative frequency")
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False, ncol=2, loc="upper left", fontsize=6)
+    _save(fig, out)
 
-    right.axhline(ref["0"], color="k", ls="--", lw=0.8, label="real data")
-    for variant, color, marker in [("acgan", COLORS["0"], "o"), ("tacgan", "#9467bd", "s"),
-                                   ("acgan-minimax", "#8c564b", "^")]:
+
+def zeros_by_objective(profile_dir: Path, out: Path) -> None:
+    """The 0s' share against λ_m under AC-GAN, AC-GAN with the minimax loss and TAC-GAN,
+    beside the mean-field prediction for either adversarial loss; the data's share dashed."""
+    from .theory import predicted_zero_share
+    summary = read_json(profile_dir / "summary.json")
+    a = summary["reference"]["overlap_frequency"]["0"]
+    fig, ax = plt.subplots(figsize=(3.3, 2.2))
+    ax.axhline(a, color="k", ls="--", lw=0.8, label="real data")
+    lams = [g["lam"] for g in summary["groups"] if g["experiment"] == "overlap"]
+    grid = np.linspace(0, max(lams + [2]), 300)
+    for variant, loss, color in [("acgan", "nonsaturating", COLORS["0"]),
+                                 ("acgan-minimax", "minimax", MINIMAX_COLOR),
+                                 ("tacgan", None, TACGAN_COLOR)]:
         gs = _groups(summary, "overlap", variant)
-        if gs:
-            _errorbars(right, gs, "zeros", color=color, label=LABELS[variant])
-    if _groups(summary, "overlap", "acgan-minimax"):
-        right.plot(grid, [predicted_zero_share(x, ref["0"], "minimax") for x in grid],
-                   color="#8c564b", ls="-.", lw=1.0, label="mean-field, minimax")
-    right.set_title("share of 0s by objective", fontsize=8)
-    right.legend(frameon=False, loc="upper right", fontsize=6)
+        if not gs:
+            continue
+        _errorbars(ax, gs, "zeros", color=color, label=LABELS[variant])
+        if loss:
+            ax.plot(grid, [predicted_zero_share(x, a, loss) for x in grid], color=color,
+                    ls=":" if loss == "nonsaturating" else "-.", lw=1.0,
+                    label=f"mean-field, {loss.replace('nonsaturating', 'non-saturating')}")
+    ax.set_xlabel(r"$\lambda_m$")
+    ax.set_ylabel("relative frequency of 0s")
+    ax.set_ylim(0, 0.75)
+    ax.legend(frameon=False, loc="upper right", fontsize=5.5, ncol=2)
     _save(fig, out)
 
 
@@ -87,7 +105,7 @@ def score_vs_lambda(profile_dir: Path, out: Path) -> None:
     _errorbars(ax, _groups(summary, "overlap", "acgan"), "score_2class", color="k",
                label="AC-GAN")
     if _groups(summary, "overlap", "tacgan"):
-        _errorbars(ax, _groups(summary, "overlap", "tacgan"), "score_2class", color="#9467bd",
+        _errorbars(ax, _groups(summary, "overlap", "tacgan"), "score_2class", color=TACGAN_COLOR,
                    label="TAC-GAN")
     for variant, marker in [("gan", "s"), ("infogan", "^")]:
         gs = _groups(summary, "overlap", variant)
@@ -101,11 +119,11 @@ def score_vs_lambda(profile_dir: Path, out: Path) -> None:
     _save(fig, out)
 
 
-def sample_panels(summary: dict) -> list[tuple[str, str]]:
-    """(title, run id) of the sample grids (seed 0): GAN; InfoGAN, AC-GAN and TAC-GAN at
-    λ_m 1 and 2."""
+def sample_panels(summary: dict, variants=("gan", "infogan", "acgan")) -> list[tuple[str, str]]:
+    """(title, run id) of the sample grids (seed 0): GAN, and each other variant at λ_m 1
+    and 2."""
     panels = []
-    for variant in ("gan", "infogan", "acgan", "tacgan"):
+    for variant in variants:
         for g in _groups(summary, "overlap", variant):
             if variant != "gan" and g["lam"] not in (1, 2):
                 continue
@@ -115,34 +133,35 @@ def sample_panels(summary: dict) -> list[tuple[str, str]]:
     return panels
 
 
-def samples_overlap(profile_dir: Path, out: Path) -> None:
-    """One panel per model: the code-A block above the code-B block, same noise everywhere.
-    GAN and InfoGAN on the first row, AC-GAN and TAC-GAN on the second."""
-    summary = read_json(profile_dir / "summary.json")
-    panels = sample_panels(summary)
-    first = [p for p in panels if not p[1].startswith(("overlap/acgan/", "overlap/tacgan/"))]
-    rows = [first, panels[len(first):]] if len(first) < len(panels) else [panels]
-    cols = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.75 * cols, 2.1 * len(rows)),
-                             squeeze=False)
-    for row, ax_row in zip(rows, axes):
-        for ax in ax_row[len(row):]:
-            ax.axis("off")
-        for ax, (title, run_id) in zip(ax_row, row):
-            grid = np.load(profile_dir / "runs" / run_id / "grid.npz")
-            images, codes = grid["images"], grid["codes"]
-            blocks = []
-            for c in range(codes.max() + 1):
-                imgs = images[codes == c][:32].reshape(4, 8, 28, 28)
-                blocks.append(imgs.transpose(0, 2, 1, 3).reshape(4 * 28, 8 * 28))
-                blocks.append(np.full((6, 8 * 28), 255, np.uint8))
-            ax.imshow(255 - np.vstack(blocks[:-1]), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(title, fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([4 * 14, 4 * 28 + 6 + 4 * 14], ["A", "B"])
-            for side in ("left", "bottom"):
-                ax.spines[side].set_visible(False)
+def _sample_grids(profile_dir: Path, out: Path, panels: list[tuple[str, str]]) -> None:
+    """One panel per model: the code-A block above the code-B block, same noise everywhere."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.75 * len(panels), 2.0))
+    for ax, (title, run_id) in zip(np.atleast_1d(axes), panels):
+        grid = np.load(profile_dir / "runs" / run_id / "grid.npz")
+        images, codes = grid["images"], grid["codes"]
+        blocks = []
+        for c in range(codes.max() + 1):
+            imgs = images[codes == c][:32].reshape(4, 8, 28, 28)
+            blocks.append(imgs.transpose(0, 2, 1, 3).reshape(4 * 28, 8 * 28))
+            blocks.append(np.full((6, 8 * 28), 255, np.uint8))
+        ax.imshow(255 - np.vstack(blocks[:-1]), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([4 * 14, 4 * 28 + 6 + 4 * 14], ["A", "B"])
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
     _save(fig, out)
+
+
+def samples_overlap(profile_dir: Path, out: Path) -> None:
+    """Sample grids of GAN, InfoGAN and AC-GAN (λ_m 1, 2), code A above code B."""
+    _sample_grids(profile_dir, out, sample_panels(read_json(profile_dir / "summary.json")))
+
+
+def samples_tacgan(profile_dir: Path, out: Path) -> None:
+    """Sample grids of AC-GAN and TAC-GAN side by side (λ_m 1, 2), the same noise."""
+    summary = read_json(profile_dir / "summary.json")
+    _sample_grids(profile_dir, out, sample_panels(summary, ("acgan", "tacgan")))
 
 
 def _mosaic(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -253,8 +272,10 @@ def toy_densities(profile_dir: Path, out: Path) -> None:
 
 FIGURES = {
     "frequency_vs_lambda": frequency_vs_lambda,
+    "zeros_by_objective": zeros_by_objective,
     "score_vs_lambda": score_vs_lambda,
     "samples_overlap": samples_overlap,
+    "samples_tacgan": samples_tacgan,
     "serif_validation": serif_validation,
     "ones_real_vs_models": ones_real_vs_models,
     "entropy_histogram": entropy_histogram,

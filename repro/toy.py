@@ -446,6 +446,8 @@ def toy_values(toy: dict) -> dict[str, str]:
          "toy_reference_w1": f"{toy['reference']['marginal']['w1']:.3f}",
          "toy_reference_tv": f"{toy['reference']['marginal']['tv']:.3f}",
          "toy_wall_s": f"{toy['wall_s']:.0f}"}
+    for key in ("width", "depth", "batch", "lr", "z_dim"):
+        v[f"toy_{key.replace('_', '')}"] = f"{toy['settings'][key]:g}"
     for k in range(N_CLASSES):
         v[f"toy_true_overlap_mass_class{k}"] = f"{toy['truth']['overlap_mass'][f'class{k}']:.3f}"
     for name, m in ordered(toy["models"]):
