@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import os
+
+from .config import ROOT
+
+# matplotlib's font cache goes under build/, not the user's home: nothing is written
+# outside artifacts/, build/ and the data folder
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "build" / "matplotlib"))
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

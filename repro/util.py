@@ -98,7 +98,7 @@ def git_commit() -> str:
 
 def provenance(device: torch.device) -> dict:
     """Where and with what a result was made."""
-    import matplotlib
+    from importlib.metadata import version
     import torchvision
     dev = str(device)
     if device.type == "cuda":
@@ -109,7 +109,7 @@ def provenance(device: torch.device) -> dict:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
+        "matplotlib": version("matplotlib"),      # without importing it (its cache)
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
     }

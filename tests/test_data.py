@@ -54,6 +54,19 @@ def test_truncated_mirror_file_is_named(mirror, tmp_path):
         data.prepare_mnist(tmp_path / "data", bad)
 
 
+def test_wrong_shape_mirror_file_is_named(mirror, tmp_path):
+    """Same size, other shape: a header declaring 60000 images of 14×56 pixels."""
+    def reshape(folder):
+        raw = bytearray(gzip.decompress((folder / "train-images-idx3-ubyte.gz").read_bytes()))
+        raw[8:16] = (14).to_bytes(4, "big") + (56).to_bytes(4, "big")
+        (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    bad = _damaged_mirror(mirror, tmp_path, reshape)
+    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte: IDX shape \(60000, 14, "
+                                             r"56\), expected \(60000, 28, 28\)"):
+        data.prepare_mnist(tmp_path / "data", bad)
+    assert not (tmp_path / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
 def test_missing_mirror_file_is_named(mirror, tmp_path):
     bad = _damaged_mirror(mirror, tmp_path,
                           lambda folder: (folder / "t10k-labels-idx1-ubyte.gz").unlink())
