@@ -71,7 +71,7 @@ def test_full_mnist_smoke_pipeline(smoke_artifacts):
     pdir, _ = smoke_artifacts
     summary = json.loads((pdir / "summary.json").read_text())
     full = [g for g in summary["groups"] if g["experiment"] == "full"]
-    assert {(g["variant"], g["lam"]) for g in full} == {("gan", 0), ("acgan", 2)}
+    assert {(g["variant"], g["lam"]) for g in full} == {("gan", 0), ("acgan", 2), ("tacgan", 2)}
     for g in full:
         assert len(g["entropy_histogram"]) == 30
         assert abs(sum(f["mean"] for f in g["class_frequency"].values()) - 1) < 1e-6
