@@ -219,15 +219,15 @@ def ones_real_vs_models(profile_dir: Path, out: Path) -> None:
     summary = read_json(profile_dir / "summary.json")
     ref = np.load(profile_dir / "reference_ones.npz")
     real_share = summary["reference"]["full"]["train_ones"]["serif_share"]
-    panels = [(f"real ({100 * real_share:.1f}% serifed)", ref["ones"])]
+    panels = [(f"real\n({100 * real_share:.1f}% serifed)", ref["ones"])]
     for label, variant, lam in _full_models(summary):
         g = _full_group(summary, variant, lam)
         run_id = f"full/{variant}/lambda={format_lambda(lam)}/seed={min(g['seeds'])}"
         share = g["serif_pooled"]["share"]
         shown = "n/a" if share is None else f"{100 * share:.1f}%"
-        panels.append((f"{label} ({shown} serifed)",
+        panels.append((f"{label}\n({shown} serifed)",
                        np.load(profile_dir / "runs" / run_id / "ones.npz")["images"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 1.2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 1.35))
     for ax, (title, images) in zip(np.atleast_1d(axes), panels):
         _ones_panel(ax, images, title)
     _save(fig, out)

@@ -198,9 +198,19 @@ def flatten(summary: dict, provenance: dict) -> tuple[dict[str, float], dict[str
             continue
         sh.num(f"overlap_{variant}_spearman", spearman([g["lam"] for g in sweep],
                                                       [g["zeros"]["mean"] for g in sweep]), 2)
-        # how far the 0s' share strays from the data's, at the worst λ_m of the sweep
+        # how far the 0s' share strays from the data's, at the worst λ_m of the sweep, and
+        # how far it moves from the model's own λ_m = 0 share (what λ_m does)
         sh.num(f"overlap_{variant}_max_dev", max(abs(g["zeros"]["mean"] - ref["overlap_frequency"]["0"])
                                                 for g in sweep), 3)
+        sh.num(f"overlap_{variant}_max_drift", max(abs(g["zeros"]["mean"] - sweep[0]["zeros"]["mean"])
+                                                  for g in sweep) if sweep[0]["lam"] == 0 else None, 3)
+    # the minimax loss against the non-saturating one, at the λ_m both were trained with
+    by_lam = {g["lam"]: g for g in summary["groups"]
+              if g["experiment"] == "overlap" and g["variant"] == "acgan"}
+    for g in summary["groups"]:
+        if g["experiment"] == "overlap" and g["variant"] == "acgan-minimax" and g["lam"] in by_lam:
+            sh.num(f"overlap_acgan_minimax_gain_lam{lam_key(g['lam'])}",
+                   g["zeros"]["mean"] - by_lam[g["lam"]]["zeros"]["mean"], 3)
     sh.text("train_steps_per_s", fmt(float(np.mean([r["steps_per_s"] for r in summary["runs"]])), 1))
     sh.text("n_runs", str(len(summary["runs"])))
     full_settings = {**st, **summary.get("experiment_settings", {}).get("full", {})}
