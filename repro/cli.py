@@ -124,6 +124,12 @@ def guarded(fn):
 
 
 # --- stages ---------------------------------------------------------------------------
+# On the CPU every run trains on one thread, however many runs train at once: the thread
+# count changes the order of floating-point sums, so a run resumed or retrained alone must
+# use the same count as the sweep it came from to end with the same weights.
+CPU_TRAINING_THREADS = 1
+
+
 def check_train_args(profile, only, shard, jobs) -> list:
     """The runs `repro train` would consider; bad options fail here, before any write."""
     if jobs < 0:
@@ -139,8 +145,9 @@ def torch_device(name: str):
 def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> list[str]:
     """Train every (selected) run that is not trained yet; return the ids that failed.
 
-    On the CPU, runs go to `jobs` worker processes of one thread each (default: one per
-    core): small GANs use two single-threaded processes better than one with two threads.
+    On the CPU, runs go to `jobs` worker processes (default: one per core), each run on
+    one thread (CPU_TRAINING_THREADS): small GANs use two single-threaded processes better
+    than one with two threads, and the thread count must not depend on how many run.
     """
     from .data import prepare_mnist
     from .train import discard_checkpoint, is_trained, read_checkpoint
@@ -171,10 +178,17 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> 
             else:
                 bar.update(tasks[run_id], description=f"{run_id} ({steps_per_s:.0f} steps/s)")
         if jobs == 1:
+            import torch
             from .train import train_guarded
-            for run in todo:
-                finished(*train_guarded(run, pdir, dev, lambda s, t=tasks[run.id]:
-                                        bar.update(t, completed=s)))
+            threads = torch.get_num_threads()
+            if dev.type == "cpu":
+                torch.set_num_threads(CPU_TRAINING_THREADS)
+            try:
+                for run in todo:
+                    finished(*train_guarded(run, pdir, dev, lambda s, t=tasks[run.id]:
+                                            bar.update(t, completed=s)))
+            finally:
+                torch.set_num_threads(threads)
         else:
             _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished)
     return failed
@@ -185,7 +199,7 @@ def _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from .train import train_in_worker
     ctx = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = CPU_TRAINING_THREADS if dev.type == "cpu" else max(1, (os.cpu_count() or 1) // jobs)
     with ctx.Manager() as manager:
         queue = manager.Queue()
         with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:

@@ -30,6 +30,7 @@ from pathlib import Path
 from repro.config import Run
 from repro import train as T
 run = Run("smoke", "overlap", "acgan", 2, 0)
+torch.set_num_threads(1)          # as `repro train` trains on the CPU
 mode, at = sys.argv[2], int(sys.argv[3])
 progress = None
 if mode == "step":
@@ -201,7 +202,8 @@ def test_stale_or_foreign_runs_are_never_used_and_force_retrains(smoke_artifacts
     proc = repro("train", "--profile", "smoke", "--only", "overlap/gan", "--force",
                  "--artifacts", str(art))
     assert "1 run(s) to train, 0 already trained" in proc.stderr
-    # retraining the same config on the same device reproduces the same weights
+    # retraining the same config on the same device reproduces the same weights, whether the
+    # run trains alone (here) or beside others (the sweep that made the originals)
     gan = "runs/overlap/gan/lambda=0/seed=0"
     assert _same_weights(_weights(art / "smoke" / gan), _weights(pdir / gan))
     assert _same_weights(_weights(run_path), original)
