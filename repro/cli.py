@@ -137,11 +137,6 @@ def check_train_args(profile, only, shard, jobs) -> list:
     return cfg.shard(cfg.select_runs(profile, only), shard)
 
 
-def torch_device(name: str):
-    import torch
-    return torch.device(name)
-
-
 def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> list[str]:
     """Train every (selected) run that is not trained yet; return the ids that failed.
 
@@ -149,6 +144,7 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> 
     one thread (CPU_TRAINING_THREADS): small GANs use two single-threaded processes better
     than one with two threads, and the thread count must not depend on how many run.
     """
+    import torch
     from .data import prepare_mnist
     from .train import discard_checkpoint, is_trained, read_checkpoint
     selected = check_train_args(profile, only, shard, jobs)
@@ -158,7 +154,7 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> 
     for r in todo:          # every checkpoint is checked before anything is trained
         if force:
             discard_checkpoint(r, pdir)
-        elif (state := read_checkpoint(r, pdir, torch_device("cpu"))) is not None:
+        elif (state := read_checkpoint(r, pdir, torch.device("cpu"))) is not None:
             resumed.append(f"{r.id} at step {state['step']}")
     console.print(f"train: {len(todo)} run(s) to train, {len(selected) - len(todo)} "
                   f"already trained")
@@ -178,7 +174,6 @@ def do_train(profile, dev, pdir, only=None, force=False, jobs=0, shard=None) -> 
             else:
                 bar.update(tasks[run_id], description=f"{run_id} ({steps_per_s:.0f} steps/s)")
         if jobs == 1:
-            import torch
             from .train import train_guarded
             threads = torch.get_num_threads()
             if dev.type == "cpu":
@@ -214,17 +209,25 @@ def _train_parallel(todo, pdir, dev, jobs, bar, tasks, finished):
                     finished(*future.result())
 
 
+def toy_is_current(profile, pdir) -> bool:
+    """The toy's results are there, made with this profile's settings and code."""
+    from .toy import toy_key
+    from .util import read_json
+    out = pdir / "toy"
+    return (out / "toy.json").exists() and (out / "toy_samples.npz").exists() and \
+        read_json(out / "toy.json").get("key") == toy_key(profile)
+
+
 def do_toy(profile, pdir) -> None:
     """The 1-D toy with exact densities: seconds per model on one CPU thread, cached."""
-    from .toy import run_toy, toy_key
-    from .util import read_json
-    path = pdir / "toy" / "toy.json"
-    if path.exists() and read_json(path).get("key") == toy_key(profile):
+    from .toy import run_toy
+    if toy_is_current(profile, pdir):
         console.print("toy: already trained")
         return
     start = time.time()
     run_toy(profile, pdir / "toy")
-    console.print(f"toy: trained and measured in {time.time() - start:.0f} s → {path}")
+    console.print(f"toy: trained and measured in {time.time() - start:.0f} s → "
+                  f"{pdir / 'toy' / 'toy.json'}")
 
 
 def do_evaluate(profile, dev, pdir) -> None:
@@ -238,6 +241,9 @@ def do_evaluate(profile, dev, pdir) -> None:
     if missing:
         raise ConfigError(f"{len(missing)} run(s) not trained (first: {missing[0]}): "
                           f"run `repro train --profile {profile}`")
+    if not toy_is_current(profile, pdir):
+        raise ConfigError(f"the toy of profile {profile!r} is not trained: "
+                          f"run `repro toy --profile {profile}`")
     with progress_bar() as bar:
         def factory(desc, total):
             task = bar.add_task(desc, total=total)
@@ -260,19 +266,9 @@ def do_evaluate(profile, dev, pdir) -> None:
     }
     prov = provenance(dev)
     prov["seeds"] = ",".join(str(s) for s in sorted({r.seed for r in cfg.runs(profile)}))
-    toy = read_json(require_toy(profile, pdir))
+    toy = read_json(pdir / "toy" / "toy.json")
     values = write_values(pdir, summarize(profile, pdir, reference, timing), prov, toy)
     console.print(f"evaluate: {len(values)} values → {pdir / 'values.json'}")
-
-
-def require_toy(profile, pdir) -> Path:
-    from .toy import toy_key
-    from .util import read_json
-    path = pdir / "toy" / "toy.json"
-    if not path.exists() or read_json(path).get("key") != toy_key(profile):
-        raise ConfigError(f"the toy of profile {profile!r} is not trained: "
-                          f"run `repro toy --profile {profile}`")
-    return path
 
 
 def do_figures(pdir, names=None) -> None:
@@ -283,11 +279,21 @@ def do_figures(pdir, names=None) -> None:
 
 
 def do_pdf(profile, pdir, documents=("paper", "poster")) -> None:
+    """Render and compile each document in a fresh folder, which then becomes
+    build/<profile>/<doc>: a LaTeX run orphaned by a killed command (latexmk outlives a
+    SIGKILLed parent) can never write into the folder of the next one."""
+    import shutil
+    import tempfile
     from .render import check_tex, compile_pdf, render
     check_tex()                # before anything is rendered
     for doc in documents:
-        tex = render(doc, pdir, ROOT / "build" / profile / doc)
-        pdf = compile_pdf(tex, pdir / f"{doc}.pdf")
+        final = ROOT / "build" / profile / doc
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{doc}.", dir=final.parent))
+        os.chmod(work, 0o755)
+        pdf = compile_pdf(render(doc, pdir, work), pdir / f"{doc}.pdf")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(work, final)    # on a failure `work` stays, with the log the error names
         console.print(f"{doc} → {pdf}")
 
 
