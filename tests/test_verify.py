@@ -63,3 +63,22 @@ def test_against_a_reference_names_each_mismatch(smoke_artifacts, tmp_path):
                  "--against", str(tmp_path / "ref"), check=False)
     assert proc.returncode == 1
     assert "mismatch real_score" in proc.stdout
+
+
+def test_derived_numbers_follow_from_the_summary(smoke_artifacts):
+    """The derived numbers the appendix and its claims read, recomputed from summary.json
+    and toy.json: how far each sweep's 0s move from λ_m = 0, the minimax gain, the toy."""
+    pdir, _ = smoke_artifacts
+    numbers = json.loads((pdir / "numbers.json").read_text())
+    groups = json.loads((pdir / "summary.json").read_text())["groups"]
+    zeros = {(g["variant"], g["lam"]): g["zeros"]["mean"] for g in groups
+             if g["experiment"] == "overlap"}
+    acgan = [z for (v, _), z in zeros.items() if v == "acgan"]
+    assert numbers["overlap_acgan_max_drift"] == pytest.approx(
+        max(abs(z - zeros[("acgan", 0)]) for z in acgan), abs=1e-12)
+    assert numbers["overlap_acgan_minimax_gain_lam2"] == pytest.approx(
+        zeros[("acgan-minimax", 2)] - zeros[("acgan", 2)], abs=1e-12)
+    toy = json.loads((pdir / "toy" / "toy.json").read_text())
+    assert numbers["toy_acgan_lam2_overlap_mass"] == \
+        toy["models"]["acgan_lam2"]["summary"]["marginal"]["overlap_mass"]["mean"]
+    assert numbers["toy_true_overlap_mass"] == toy["truth"]["overlap_mass"]["marginal"]
